@@ -1,0 +1,109 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"killgate/killtask"
+)
+
+// CreateKillTaskRequest is DBbrain 2021-05-27 CreateKillTask's input.
+type CreateKillTaskRequest struct {
+	InstanceId string   `json:"InstanceId" kg:"required"`
+	Duration   int64    `json:"Duration" kg:"required"`
+	Host       string   `json:"Host"`
+	DB         string   `json:"DB"`
+	Command    string   `json:"Command"`
+	Info       string   `json:"Info"`
+	Infos      []string `json:"Infos"`
+	User       string   `json:"User"`
+	Time       int64    `json:"Time"`
+	Product    string   `json:"Product"`
+}
+
+// CreateKillTaskResponse is its output; TaskId is killgate's extension.
+type CreateKillTaskResponse struct {
+	Status int64  `json:"Status"`
+	TaskId string `json:"TaskId"`
+}
+
+// maxDuration bounds Duration so that creation + Duration stays a sane time.
+const maxDuration = 10 * 365 * 24 * 3600
+
+// Validate checks values that do not need the engine.
+func (r *CreateKillTaskRequest) Validate() error {
+	if r.Duration != killtask.Forever && r.Duration <= 0 {
+		return E(InvalidParameterValue, "The parameter `Duration` must be -1 (until CancelKillTask) or a positive number of seconds; got %d.", r.Duration)
+	}
+	if r.Duration > maxDuration {
+		return E(InvalidParameterValue, "The parameter `Duration` must be at most %d seconds; got %d.", maxDuration, r.Duration)
+	}
+	if r.Info != "" && len(r.Infos) > 0 {
+		return E(InvalidParameterValue, "The parameters `Info` and `Infos` cannot be used together.")
+	}
+	return validateFilter(r.Host, r.Time, r.Infos)
+}
+
+// validateFilter checks the filter fields shared by CreateKillTask and
+// PreviewKillTask.
+func validateFilter(host string, minTime int64, infos []string) error {
+	if minTime < 0 {
+		return E(InvalidParameterValue, "The parameter `Time` must not be negative; got %d.", minTime)
+	}
+	if h := strings.TrimSpace(host); h != "" && killtask.ClientHost(h) != h {
+		return E(InvalidParameterValue, "The parameter `Host` is a client address without a port (`%s`); a port would select nothing.", killtask.ClientHost(h))
+	}
+	if len(infos) > 100 {
+		return E(InvalidParameterValue, "The parameter `Infos` has more than 100 items.")
+	}
+	for i, s := range infos {
+		if strings.TrimSpace(s) == "" {
+			return E(InvalidParameterValue, "The parameter `Infos.%d` is empty; an empty prefix would match every statement.", i)
+		}
+	}
+	return nil
+}
+
+// buildFilter turns wire filters into the engine's Filter.
+func buildFilter(host, db, command, info string, infos []string, user string, minTime int64) killtask.Filter {
+	f := killtask.Filter{
+		Host:     strings.TrimSpace(host),
+		User:     user,
+		DBs:      killtask.SplitList(db),
+		Commands: killtask.SplitList(command),
+		Infos:    infos,
+		MinTime:  minTime,
+	}
+	if strings.TrimSpace(info) != "" {
+		f.Infos = []string{info}
+	}
+	return f.Normalize()
+}
+
+// CreateKillTask starts a kill task on an instance. The task is committed to
+// the store before Status 1 is returned.
+func (s *Service) CreateKillTask(ctx context.Context, r *CreateKillTaskRequest) (*CreateKillTaskResponse, error) {
+	inst, err := s.instance(ctx, r.InstanceId, r.Product, mysqlProducts)
+	if err != nil {
+		return nil, err
+	}
+	t := &killtask.Task{
+		ID:         newID("kt-"),
+		InstanceID: inst.ID,
+		Product:    inst.Product,
+		Filter:     buildFilter(r.Host, r.DB, r.Command, r.Info, r.Infos, r.User, r.Time),
+		Duration:   r.Duration,
+		CreatedAt:  s.now(),
+		Creator:    CallerFrom(ctx).ID,
+	}
+	switch err := s.eng.CreateTask(ctx, t); {
+	case errors.Is(err, killtask.ErrDuplicate):
+		return nil, Wrap(UnsupportedOperationDuplicate, err, "An identical kill task is already running on instance `%s`.", inst.ID)
+	case errors.Is(err, killtask.ErrLimitExceeded):
+		return nil, Wrap(LimitExceeded, err, "Instance `%s` already has the maximum of %d active kill tasks.", inst.ID, s.eng.Config().MaxTasksPerInstance)
+	case err != nil:
+		return nil, engineError(err, "Storing the kill task")
+	}
+	return &CreateKillTaskResponse{Status: 1, TaskId: t.ID}, nil
+}

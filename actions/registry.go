@@ -1,0 +1,115 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"time"
+)
+
+// Actions is the API surface: one row per action. Adding an action is one
+// new file in this package and one line here.
+func (s *Service) Actions() []Action {
+	return []Action{
+		Bind("CreateKillTask", s.CreateKillTask, Writes()),
+	}
+}
+
+// Action is one callable API action.
+type Action struct {
+	Name    string
+	Timeout time.Duration // handler deadline; default 10s
+	Write   bool          // changes state (documentation, metrics)
+	reqType reflect.Type
+	call    func(ctx context.Context, m map[string]any) (any, error)
+}
+
+// Option tunes an Action.
+type Option func(*Action)
+
+// Timeout sets the handler deadline.
+func Timeout(d time.Duration) Option { return func(a *Action) { a.Timeout = d } }
+
+// Writes marks an action that changes state.
+func Writes() Option { return func(a *Action) { a.Write = true } }
+
+// Validator is implemented by requests that check their own values after
+// decoding.
+type Validator interface{ Validate() error }
+
+// Bind makes an Action of a plain handler: the generic map is decoded
+// strictly into *Req (see Decode), Validate runs if Req has it, then fn.
+func Bind[Req, Resp any](name string, fn func(context.Context, *Req) (*Resp, error), opts ...Option) Action {
+	a := Action{Name: name, Timeout: 10 * time.Second, reqType: reflect.TypeFor[Req]()}
+	a.call = func(ctx context.Context, m map[string]any) (any, error) {
+		req := new(Req)
+		if err := Decode(m, req); err != nil {
+			return nil, err
+		}
+		if v, ok := any(req).(Validator); ok {
+			if err := v.Validate(); err != nil {
+				return nil, err
+			}
+		}
+		return fn(ctx, req)
+	}
+	for _, o := range opts {
+		o(&a)
+	}
+	return a
+}
+
+// Call decodes the parameters and runs the action under its timeout.
+func (a Action) Call(ctx context.Context, params map[string]any) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
+	defer cancel()
+	return a.call(ctx, params)
+}
+
+// Params lists the wire names of the action's parameters and whether each is
+// required (for docs and their drift test).
+func (a Action) Params() map[string]bool {
+	out := map[string]bool{}
+	for _, f := range fieldsOf(a.reqType) {
+		out[f.name] = f.required
+	}
+	return out
+}
+
+// Registry finds actions by name.
+type Registry struct {
+	byName map[string]Action
+}
+
+// NewRegistry indexes actions; an empty or repeated name is a programming
+// error and panics at start-up.
+func NewRegistry(actions []Action) *Registry {
+	r := &Registry{byName: map[string]Action{}}
+	for _, a := range actions {
+		if a.Name == "" || a.call == nil {
+			panic("actions: action without name or handler")
+		}
+		if _, dup := r.byName[a.Name]; dup {
+			panic(fmt.Sprintf("actions: action %s registered twice", a.Name))
+		}
+		r.byName[a.Name] = a
+	}
+	return r
+}
+
+// Lookup returns the named action.
+func (r *Registry) Lookup(name string) (Action, bool) {
+	a, ok := r.byName[name]
+	return a, ok
+}
+
+// Names returns every action name, sorted.
+func (r *Registry) Names() []string {
+	out := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,109 @@
+// Package actions is killgate's API surface: one file per action, each a plain
+// func(ctx, *Req) (*Resp, error), registered in registry.go. It knows nothing
+// of HTTP; the gateway decodes the wire into a generic map, and this package
+// turns it into typed requests and errors with Tencent API 3.0 codes.
+package actions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"killgate/killtask"
+)
+
+// Service holds what the actions need.
+type Service struct {
+	eng *killtask.Engine
+	log *zap.Logger
+	now func() time.Time
+}
+
+// NewService builds the action service over an engine.
+func NewService(eng *killtask.Engine, log *zap.Logger) *Service {
+	return &Service{eng: eng, log: log, now: time.Now}
+}
+
+// Caller is the authenticated identity of a request and its scope.
+type Caller struct {
+	ID        string   // SecretId (Tencent) or AK / token name (Huawei)
+	Instances []string // allowed instance ids; empty or "*" = all
+}
+
+// MayUse reports whether the caller may act on the instance.
+func (c Caller) MayUse(instanceID string) bool {
+	return len(c.Instances) == 0 || slices.Contains(c.Instances, "*") || slices.Contains(c.Instances, instanceID)
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying the caller.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller in ctx (zero if none).
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}
+
+// products valid for the MySQL family of actions.
+var mysqlProducts = []string{"mysql", "cynosdb"}
+
+// instance resolves an InstanceId and Product (default "mysql") to a
+// configured instance the caller may use.
+func (s *Service) instance(ctx context.Context, id, product string, allowed []string) (killtask.InstanceConfig, error) {
+	if id == "" {
+		return killtask.InstanceConfig{}, E(InvalidParameterValue, "The parameter `InstanceId` must not be empty.")
+	}
+	if product == "" {
+		product = "mysql"
+	}
+	if !slices.Contains(allowed, product) {
+		return killtask.InstanceConfig{}, E(InvalidParameterValue, "The parameter `Product` must be one of %v; got `%s`.", allowed, product)
+	}
+	inst, ok := s.eng.Instance(id)
+	if !ok {
+		return killtask.InstanceConfig{}, E(InvalidParameterValue, "The instance `%s` in parameter `InstanceId` is not managed by this killgate.", id)
+	}
+	if !CallerFrom(ctx).MayUse(id) {
+		return killtask.InstanceConfig{}, E(UnauthorizedOperation, "The credential may not act on instance `%s`.", id)
+	}
+	if inst.Product != product {
+		return killtask.InstanceConfig{}, E(InvalidParameterValue, "The parameter `Product` is `%s` but instance `%s` is `%s`.", product, id, inst.Product)
+	}
+	return inst, nil
+}
+
+// engineError maps engine and store errors to API errors.
+func engineError(err error, what string) error {
+	var ae *Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return Wrap(FailedOperation, err, "%s timed out.", what)
+	case errors.Is(err, killtask.ErrUnknownInstance):
+		return Wrap(InvalidParameterValue, err, "The instance is not managed by this killgate.")
+	case errors.Is(err, killtask.ErrUnknownNode):
+		return Wrap(InvalidParameterValue, err, "The node is not part of the instance.")
+	case errors.Is(err, killtask.ErrUnavailable):
+		return Wrap(FailedOperation, err, "%s failed: the instance's database cannot be reached.", what)
+	}
+	return Wrap(FailedOperation, err, "%s failed.", what)
+}
+
+// newID returns prefix + 16 random hex digits.
+func newID(prefix string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}

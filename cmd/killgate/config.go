@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is killgate's one YAML file. Every key is documented in
+// docs/configuration.md; a test keeps the two in step.
+type Config struct {
+	Listen      string             `yaml:"listen"`
+	Store       StoreConfig        `yaml:"store"`
+	Credentials []CredentialConfig `yaml:"credentials"`
+	Huawei      HuaweiConfig       `yaml:"huawei"`
+	Instances   []InstanceConfig   `yaml:"instances"`
+	Worker      WorkerConfig       `yaml:"worker"`
+	History     HistoryConfig      `yaml:"history"`
+	RateLimit   RateLimitConfig    `yaml:"ratelimit"`
+	Log         LogConfig          `yaml:"log"`
+}
+
+// StoreConfig says where tasks and history live.
+type StoreConfig struct {
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+}
+
+// CredentialConfig is one Tencent API key pair and its scope.
+type CredentialConfig struct {
+	SecretID  string   `yaml:"secret_id"`
+	SecretKey string   `yaml:"secret_key"`
+	Actions   []string `yaml:"actions"`
+	Instances []string `yaml:"instances"`
+}
+
+// HuaweiConfig configures the Huawei GaussDB door.
+type HuaweiConfig struct {
+	ProjectID string         `yaml:"project_id"`
+	Tokens    []string       `yaml:"tokens"`
+	Keys      []HuaweiKeyCfg `yaml:"keys"`
+}
+
+// HuaweiKeyCfg is one AK/SK pair.
+type HuaweiKeyCfg struct {
+	AK string `yaml:"ak"`
+	SK string `yaml:"sk"`
+}
+
+// InstanceConfig is one managed database instance.
+type InstanceConfig struct {
+	ID             string       `yaml:"id"`
+	Product        string       `yaml:"product"`
+	DSN            string       `yaml:"dsn"`
+	Nodes          []NodeConfig `yaml:"nodes"`
+	ProtectedUsers []string     `yaml:"protected_users"`
+}
+
+// NodeConfig is one node of an instance.
+type NodeConfig struct {
+	ID  string `yaml:"id"`
+	DSN string `yaml:"dsn"`
+}
+
+// WorkerConfig tunes enforcement.
+type WorkerConfig struct {
+	PollInterval        time.Duration `yaml:"poll_interval"`
+	MaxTasksPerInstance int           `yaml:"max_tasks_per_instance"`
+	KillConcurrency     int           `yaml:"kill_concurrency"`
+	KillTimeout         time.Duration `yaml:"kill_timeout"`
+}
+
+// HistoryConfig sets kill-history retention.
+type HistoryConfig struct {
+	MaxAge  time.Duration `yaml:"max_age"`
+	MaxRows int64         `yaml:"max_rows"`
+}
+
+// RateLimitConfig sets the per (SecretId, Action) limit.
+type RateLimitConfig struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
+}
+
+// LogConfig sets logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // json | console
+}
+
+// defaultConfig returns the values used for keys the file leaves out.
+func defaultConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:8080",
+		Store:  StoreConfig{Driver: "sqlite", DSN: "killgate.db"},
+		Worker: WorkerConfig{
+			PollInterval: 500 * time.Millisecond, MaxTasksPerInstance: 5,
+			KillConcurrency: 8, KillTimeout: 5 * time.Second,
+		},
+		History:   HistoryConfig{MaxAge: 30 * 24 * time.Hour, MaxRows: 1_000_000},
+		RateLimit: RateLimitConfig{PerSecond: 20, Burst: 20},
+		Log:       LogConfig{Level: "info", Format: "json"},
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// loadConfig reads and validates a config file. ${VAR} in any value is
+// replaced from the environment (an unset variable is an error naming it);
+// an unknown key is an error naming the key and its line.
+func loadConfig(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return parseConfig(raw, os.LookupEnv)
+}
+
+func parseConfig(raw []byte, lookup func(string) (string, bool)) (Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := expandNode(&doc, lookup); err != nil {
+		return Config{}, err
+	}
+	expanded, err := yaml.Marshal(&doc)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg := defaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("config: %s", strings.ReplaceAll(err.Error(), "in type main.", "in section "))
+	}
+	return cfg, cfg.validate()
+}
+
+// expandNode replaces ${VAR} in scalar values (never in keys).
+func expandNode(n *yaml.Node, lookup func(string) (string, bool)) error {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if err := expandNode(c, lookup); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			if err := expandNode(n.Content[i], lookup); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		var missing string
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			name := envRef.FindStringSubmatch(m)[1]
+			v, ok := lookup(name)
+			if !ok && missing == "" {
+				missing = name
+			}
+			return v
+		})
+		if missing != "" {
+			return fmt.Errorf("config: line %d: environment variable %s is not set", n.Line, missing)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	if c.Listen == "" {
+		bad("listen is empty")
+	}
+	switch c.Store.Driver {
+	case "sqlite", "mysql":
+	default:
+		bad("store.driver must be sqlite or mysql, not %q", c.Store.Driver)
+	}
+	if c.Store.DSN == "" {
+		bad("store.dsn is empty")
+	}
+	if len(c.Credentials) == 0 {
+		bad("credentials: at least one secret_id/secret_key is needed")
+	}
+	seenCred := map[string]bool{}
+	for i, cr := range c.Credentials {
+		if cr.SecretID == "" || cr.SecretKey == "" {
+			bad("credentials[%d]: secret_id and secret_key are required", i)
+		}
+		if seenCred[cr.SecretID] {
+			bad("credentials[%d]: secret_id %s appears twice", i, cr.SecretID)
+		}
+		seenCred[cr.SecretID] = true
+	}
+	seenInst := map[string]bool{}
+	for i, in := range c.Instances {
+		if in.ID == "" {
+			bad("instances[%d]: id is required", i)
+		}
+		if seenInst[in.ID] {
+			bad("instances[%d]: id %s appears twice", i, in.ID)
+		}
+		seenInst[in.ID] = true
+		switch in.Product {
+		case "mysql", "cynosdb":
+		case "":
+			c.Instances[i].Product = "mysql"
+		default:
+			bad("instances[%d] (%s): product must be mysql or cynosdb, not %q", i, in.ID, in.Product)
+		}
+		if (in.DSN == "") == (len(in.Nodes) == 0) {
+			bad("instances[%d] (%s): set exactly one of dsn and nodes", i, in.ID)
+		}
+		for j, n := range in.Nodes {
+			if n.ID == "" || n.DSN == "" {
+				bad("instances[%d] (%s): nodes[%d] needs id and dsn", i, in.ID, j)
+			}
+		}
+	}
+	if c.Worker.PollInterval < 10*time.Millisecond {
+		bad("worker.poll_interval must be at least 10ms")
+	}
+	if c.Worker.MaxTasksPerInstance < 1 {
+		bad("worker.max_tasks_per_instance must be at least 1")
+	}
+	if c.Worker.KillConcurrency < 1 {
+		bad("worker.kill_concurrency must be at least 1")
+	}
+	if c.Worker.KillTimeout < time.Second {
+		bad("worker.kill_timeout must be at least 1s (a MariaDB KILL can take ~2s)")
+	}
+	if c.RateLimit.Burst < 0 || c.RateLimit.PerSecond < 0 {
+		bad("ratelimit.per_second and burst must not be negative")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level must be debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		bad("log.format must be json or console")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,189 @@
+// Command killgate serves the Tencent DBbrain and Huawei GaussDB kill-session
+// APIs for self-managed MySQL, MariaDB and TDSQL-C instances.
+//
+//	killgate -config killgate.yaml
+//	killgate -version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/sync/errgroup"
+
+	"killgate/actions"
+	"killgate/gateway"
+	"killgate/killtask"
+	"killgate/ratelimit"
+)
+
+// version is stamped by the Makefile (-ldflags -X main.version=…).
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "killgate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("killgate", flag.ContinueOnError)
+	cfgPath := fs.String("config", os.Getenv("KILLGATE_CONFIG"), "config file (or $KILLGATE_CONFIG)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	logFormat := fs.String("log-format", "", "override log.format (json | console)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Println("killgate", version)
+		return nil
+	}
+	if *cfgPath == "" {
+		return errors.New("no config: pass -config FILE or set KILLGATE_CONFIG")
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *logFormat != "" {
+		cfg.Log.Format = *logFormat
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing to do if stderr is gone
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, log, nil)
+}
+
+func newLogger(c LogConfig) (*zap.Logger, error) {
+	var zc zap.Config
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	} else {
+		zc = zap.NewProductionConfig()
+		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	}
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, err
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.DisableStacktrace = true
+	return zc.Build()
+}
+
+// serve runs killgate until ctx ends: store → engine → actions → gateway,
+// then shuts down in reverse order. ready, if not nil, receives the bound
+// address once the listener is up (tests).
+func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string) error {
+	for _, c := range cfg.Credentials {
+		if c.SecretID == demoSecretID {
+			log.Warn("DEMO CREDENTIALS in use: secret_id " + demoSecretID + " is published in the README; do not expose this listener beyond localhost")
+		}
+	}
+	store, err := killtask.OpenStore(ctx, killtask.StoreConfig{Driver: cfg.Store.Driver, DSN: cfg.Store.DSN})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer store.Close()
+
+	eng, err := killtask.NewEngine(engineConfig(cfg), store, instanceConfigs(cfg), log.Named("killtask"))
+	if err != nil {
+		return err
+	}
+	svc := actions.NewService(eng, log.Named("actions"))
+	limiter := ratelimit.New(ratelimit.Config{
+		PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst,
+		MaxKeys: 100_000, IdleTTL: 10 * time.Minute,
+	})
+	var creds []gateway.Credential
+	for _, c := range cfg.Credentials {
+		creds = append(creds, gateway.Credential{SecretID: c.SecretID, SecretKey: c.SecretKey, Actions: c.Actions, Instances: c.Instances})
+	}
+	gw, err := gateway.New(gateway.Config{
+		Credentials: creds,
+		Registry:    actions.NewRegistry(svc.Actions()),
+		Limiter:     limiter,
+		Log:         log.Named("access"),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := gateway.NewHTTPServer(cfg.Listen, gw.Handler())
+	log.Info("killgate listening", zap.String("addr", ln.Addr().String()), zap.String("version", version),
+		zap.String("store", cfg.Store.Driver), zap.Int("instances", len(cfg.Instances)))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	g := new(errgroup.Group)
+	g.Go(func() error { return eng.Run(engCtx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	<-ctx.Done()
+	log.Info("shutting down: draining requests")
+	// Drain in-flight requests first (they may still create tasks), then stop
+	// the engine (which waits for in-flight kills and flushes the history),
+	// then the deferred store.Close.
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", zap.Error(err))
+	}
+	stopEngine()
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// demoSecretID is the SecretId of docs/killgate.example.yaml.
+const demoSecretID = "AKIDkillgateDEMO"
+
+func engineConfig(cfg Config) killtask.Config {
+	ec := killtask.DefaultConfig()
+	ec.PollInterval = cfg.Worker.PollInterval
+	ec.MaxTasksPerInstance = cfg.Worker.MaxTasksPerInstance
+	ec.KillConcurrency = cfg.Worker.KillConcurrency
+	ec.KillTimeout = cfg.Worker.KillTimeout
+	ec.HistoryMaxAge = cfg.History.MaxAge
+	ec.HistoryMaxRows = cfg.History.MaxRows
+	return ec
+}
+
+func instanceConfigs(cfg Config) []killtask.InstanceConfig {
+	var out []killtask.InstanceConfig
+	for _, in := range cfg.Instances {
+		ic := killtask.InstanceConfig{ID: in.ID, Product: in.Product, DSN: in.DSN, ProtectedUsers: in.ProtectedUsers}
+		for _, n := range in.Nodes {
+			ic.Nodes = append(ic.Nodes, killtask.NodeConfig{ID: n.ID, DSN: n.DSN})
+		}
+		out = append(out, ic)
+	}
+	return out
+}

@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"killgate/actions"
+	"killgate/ratelimit"
+)
+
+// Credential is one Tencent API 3.0 key pair and its scope.
+type Credential struct {
+	SecretID  string
+	SecretKey string
+	Actions   []string // allowed actions; empty or "*" = all
+	Instances []string // allowed instance ids; empty or "*" = all
+}
+
+// Config wires the gateway.
+type Config struct {
+	Credentials []Credential
+	Registry    *actions.Registry
+	Limiter     ratelimit.Allower // per (SecretId, Action); nil = unlimited
+	Log         *zap.Logger
+	Now         func() time.Time // default time.Now
+	// SkewWindow is the accepted clock difference for signatures (300 s).
+	SkewWindow time.Duration
+	// Extra lets other doors (Huawei, ops) add routes to the same engine.
+	Extra []func(*gin.Engine)
+	// Secrets are redacted from every log line the gateway writes, in
+	// addition to the credentials' secret keys (Huawei tokens and SKs, DSN
+	// passwords): defence in depth should a cause or a panic carry one.
+	Secrets []string
+}
+
+// Server is killgate's HTTP front: the Tencent door on "/", and whatever
+// Extra routes mount (Huawei door, health, metrics).
+type Server struct {
+	cfg    Config
+	creds  map[string]Credential
+	engine *gin.Engine
+	log    *zap.Logger
+	redact *strings.Replacer
+}
+
+// New builds the server. Duplicate SecretIds are a configuration error.
+func New(cfg Config) (*Server, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("gateway: no action registry")
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SkewWindow <= 0 {
+		cfg.SkewWindow = DefaultSkewWindow
+	}
+	s := &Server{cfg: cfg, creds: map[string]Credential{}, log: cfg.Log}
+	for _, c := range cfg.Credentials {
+		if c.SecretID == "" || c.SecretKey == "" {
+			return nil, errors.New("gateway: a credential has an empty secret_id or secret_key")
+		}
+		if _, dup := s.creds[c.SecretID]; dup {
+			return nil, fmt.Errorf("gateway: secret_id %s configured twice", c.SecretID)
+		}
+		s.creds[c.SecretID] = c
+	}
+	var pairs []string
+	for _, sec := range append(slices.Clone(cfg.Secrets), keys(s.creds)...) {
+		if len(sec) >= 4 {
+			pairs = append(pairs, sec, "[REDACTED]")
+		}
+	}
+	s.redact = strings.NewReplacer(pairs...)
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = false
+	e.Use(s.accessLog, s.recover)
+	e.Any("/", s.tencent)
+	for _, add := range cfg.Extra {
+		add(e)
+	}
+	e.NoRoute(s.notFound)
+	s.engine = e
+	return s, nil
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// NewHTTPServer returns an http.Server with timeouts that keep slow or idle
+// clients from pinning connections.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// reqInfo collects what the access log reports about one request. The
+// handlers fill it; accessLog writes it once.
+type reqInfo struct {
+	RequestID string
+	Door      string // tencent | huawei | ops
+	Action    string
+	Caller    string
+	Code      string // API error code, "" on success
+	Err       error  // internal cause, logged only
+}
+
+const infoKey = "killgate.req"
+
+func info(c *gin.Context) *reqInfo {
+	if v, ok := c.Get(infoKey); ok {
+		return v.(*reqInfo)
+	}
+	ri := &reqInfo{}
+	c.Set(infoKey, ri)
+	return ri
+}
+
+// Log field names, fixed so that dashboards can rely on them.
+const (
+	fRequestID = "request_id"
+	fDoor      = "door"
+	fAction    = "action"
+	fCaller    = "caller"
+	fCode      = "code"
+	fStatus    = "status"
+	fLatency   = "latency_s"
+	fMethod    = "method"
+	fPath      = "path"
+	fRemote    = "remote"
+	fError     = "error"
+)
+
+// accessLog is the outermost middleware: it assigns the request id and
+// writes exactly one line per request after everything else has run.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	ri := info(c)
+	ri.RequestID = uuid.NewString()
+	c.Next()
+	fields := []zap.Field{
+		zap.String(fRequestID, ri.RequestID),
+		zap.String(fDoor, ri.Door),
+		zap.String(fMethod, c.Request.Method),
+		zap.String(fPath, c.Request.URL.Path),
+		zap.String(fAction, ri.Action),
+		zap.String(fCaller, ri.Caller),
+		zap.String(fCode, ri.Code),
+		zap.Int(fStatus, c.Writer.Status()),
+		zap.Float64(fLatency, time.Since(start).Seconds()),
+		zap.String(fRemote, c.ClientIP()),
+	}
+	if ri.Err != nil {
+		fields = append(fields, zap.String(fError, s.redact.Replace(ri.Err.Error())))
+	}
+	s.log.Info("request", fields...)
+}
+
+// recover turns a panic anywhere below into the door's error answer: an
+// InternalError envelope for the Tencent door, a Huawei 500 otherwise.
+func (s *Server) recover(c *gin.Context) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		ri := info(c)
+		ri.Err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		if c.Writer.Written() {
+			return
+		}
+		if ri.Door == "huawei" {
+			writeHuaweiError(c, http.StatusInternalServerError, "DBS.200001", "Internal error.")
+			ri.Code = "DBS.200001"
+			return
+		}
+		s.writeTC(c, nil, actions.E(actions.InternalError, "An internal error occurred; quote the RequestId when reporting it."))
+	}()
+	c.Next()
+}
+
+func (s *Server) notFound(c *gin.Context) {
+	ri := info(c)
+	ri.Door = "none"
+	ri.Code = "NotFound"
+	c.Data(http.StatusNotFound, "application/json", []byte(`{"error_code":"NotFound","error_msg":"No such path. The Tencent API is served on /, the Huawei API under /v3/."}`))
+}
+
+func keys(m map[string]Credential) []string {
+	var out []string
+	for _, c := range m {
+		out = append(out, c.SecretKey)
+	}
+	return out
+}
+
+// Redact removes configured secrets from s.
+func (s *Server) Redact(text string) string { return s.redact.Replace(text) }
+
+// writeHuaweiError answers in Huawei's error style.
+func writeHuaweiError(c *gin.Context, status int, code, msg string) {
+	b, _ := jsonMarshal(map[string]string{"error_code": code, "error_msg": msg})
+	c.Data(status, "application/json", b)
+}
+
+// requestContext carries the request id for handlers that log.
+type requestIDKey struct{}
+
+// RequestID returns the request id carried by ctx.
+func RequestID(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey{}).(string)
+	return s
+}

@@ -1,0 +1,341 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"killgate/actions"
+)
+
+// Version is the only DBbrain API version served.
+const Version = "2021-05-27"
+
+// Request size limits (Tencent API 3.0 "Request Structure").
+const (
+	maxGETQuery = 32 << 10
+	maxV1Body   = 1 << 20
+	maxV3Body   = 10 << 20
+)
+
+// v1Common are the common parameters of signature v1 requests; they are
+// never action parameters, in either signature style.
+var v1Common = map[string]bool{
+	"Action": true, "Version": true, "Region": true, "Timestamp": true, "Nonce": true,
+	"SecretId": true, "Signature": true, "SignatureMethod": true, "Token": true,
+	"Language": true, "RequestClient": true,
+}
+
+// wireStyle is how a request carries its common parameters and signature.
+type wireStyle int
+
+const (
+	styleV3JSON wireStyle = iota // POST application/json, TC3 headers
+	styleV3GET                   // GET, TC3 headers, flattened query
+	styleV1                      // GET query or POST form, v1 params
+)
+
+// common holds the common parameters as found, before validation: each
+// pipeline stage validates what it needs, so that errors come in the
+// documented order.
+type common struct {
+	style     wireStyle
+	action    string
+	version   string
+	timestamp string
+	token     string
+	auth      string     // v3 Authorization header
+	values    url.Values // v1 / GET: every query or form parameter
+	body      []byte
+}
+
+// tencent serves the Tencent Cloud API 3.0 door. The stages run in the order
+// documented in doc.go; the first failing stage's error is the answer.
+func (s *Server) tencent(c *gin.Context) {
+	ri := info(c)
+	ri.Door = "tencent"
+	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, ri.RequestID)
+	resp, err := s.serveTencent(ctx, c.Request, ri)
+	s.writeTC(c, resp, err)
+}
+
+func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo) (any, error) {
+	// Method first among the checks that need nothing else: a PUT is
+	// UnsupportedProtocol whatever it carries, and its body is never read.
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return nil, actions.E(actions.UnsupportedProtocol, "The HTTP method %s is not supported; use POST or GET.", r.Method)
+	}
+	cp, err := readCommon(r)
+	if err != nil {
+		return nil, err
+	}
+	if cp.action == "" {
+		return nil, actions.E(actions.MissingParameter, "The request is missing a required parameter `Action`.")
+	}
+	act, ok := s.cfg.Registry.Lookup(cp.action)
+	if !ok {
+		return nil, actions.E(actions.InvalidAction, "The request `Action` is invalid or not found.")
+	}
+	ri.Action = act.Name
+	switch {
+	case cp.version == "":
+		return nil, actions.E(actions.MissingParameter, "The request is missing a required parameter `Version`.")
+	case cp.version != Version:
+		return nil, actions.E(actions.NoSuchVersion, "The API version `%s` does not exist; use %s.", cp.version, Version)
+	}
+	cred, err := s.authenticate(r, cp)
+	if err != nil {
+		return nil, err
+	}
+	ri.Caller = cred.SecretID
+	if len(cred.Actions) > 0 && !slices.Contains(cred.Actions, "*") && !slices.Contains(cred.Actions, act.Name) {
+		return nil, actions.E(actions.UnauthorizedOperation, "The credential may not call `%s`.", act.Name)
+	}
+	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow(cred.SecretID+"\x00"+act.Name) {
+		return nil, actions.E(actions.RequestLimitExceeded, "Your current request times equals to `20` in a second, which exceeds the frequency limit `20` for a second. Please reduce the frequency of calls.")
+	}
+	params, err := cp.params()
+	if err != nil {
+		return nil, err
+	}
+	ctx = actions.WithCaller(ctx, actions.Caller{ID: cred.SecretID, Instances: cred.Instances})
+	return act.Call(ctx, params)
+}
+
+// readCommon reads the body once (within the size limit of its style) and
+// picks up the common parameters.
+func readCommon(r *http.Request) (*common, error) {
+	cp := &common{}
+	auth := r.Header.Get("Authorization")
+	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ctype = strings.ToLower(ctype)
+	switch {
+	case r.Method == http.MethodGet:
+		if len(r.URL.RawQuery) > maxGETQuery {
+			return nil, actions.E(actions.RequestSizeLimitExceeded, "The GET request is larger than %d bytes.", maxGETQuery)
+		}
+		vals, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, actions.E(actions.InvalidParameter, "The query string is malformed.")
+		}
+		cp.values = vals
+		if auth != "" {
+			cp.style = styleV3GET
+		} else {
+			cp.style = styleV1
+		}
+	case ctype == "application/x-www-form-urlencoded":
+		body, err := readLimited(r.Body, maxV1Body)
+		if err != nil {
+			return nil, err
+		}
+		if auth != "" {
+			return nil, actions.E(actions.UnsupportedProtocol, "A form-urlencoded POST must be signed with signature v1 (HmacSHA1 or HmacSHA256), not an Authorization header.")
+		}
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, actions.E(actions.InvalidParameter, "The form body is malformed.")
+		}
+		cp.style, cp.values, cp.body = styleV1, vals, body
+	case ctype == "application/json" || ctype == "":
+		body, err := readLimited(r.Body, maxV3Body)
+		if err != nil {
+			return nil, err
+		}
+		cp.style, cp.body = styleV3JSON, body
+	default:
+		return nil, actions.E(actions.UnsupportedProtocol, "The content type `%s` is not supported; use application/json (signature v3) or application/x-www-form-urlencoded (signature v1).", ctype)
+	}
+	if cp.style == styleV1 {
+		cp.action, cp.version, cp.timestamp, cp.token = first(cp.values, "Action"), first(cp.values, "Version"), first(cp.values, "Timestamp"), first(cp.values, "Token")
+	} else {
+		h := r.Header
+		cp.action, cp.version, cp.timestamp, cp.token = h.Get("X-TC-Action"), h.Get("X-TC-Version"), h.Get("X-TC-Timestamp"), h.Get("X-TC-Token")
+		cp.auth = auth
+	}
+	return cp, nil
+}
+
+func first(v url.Values, k string) string {
+	if vs := v[k]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+func readLimited(body io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return nil, actions.Wrap(actions.InvalidParameter, err, "The request body could not be read.")
+	}
+	if int64(len(b)) > limit {
+		return nil, actions.E(actions.RequestSizeLimitExceeded, "The request body is larger than %d bytes.", limit)
+	}
+	return b, nil
+}
+
+// authenticate verifies the signature and returns the caller's credential.
+func (s *Server) authenticate(r *http.Request, cp *common) (Credential, error) {
+	var (
+		secretID string
+		tc3      TC3Auth
+	)
+	if cp.style == styleV1 {
+		secretID = first(cp.values, "SecretId")
+		switch {
+		case secretID == "":
+			return Credential{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `SecretId`.")
+		case first(cp.values, "Signature") == "":
+			return Credential{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `Signature`.")
+		case first(cp.values, "Nonce") == "":
+			return Credential{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `Nonce`.")
+		}
+	} else {
+		if cp.auth == "" {
+			return Credential{}, actions.E(actions.AuthFailureInvalidAuthorization, "The request is not signed: the Authorization header is missing.")
+		}
+		if cp.auth == "SKIP" {
+			return Credential{}, actions.E(actions.AuthFailureInvalidAuthorization, "Unsigned requests (Authorization: SKIP) are not accepted.")
+		}
+		a, err := ParseTC3Authorization(cp.auth)
+		if err != nil {
+			return Credential{}, actions.Wrap(actions.AuthFailureInvalidAuthorization, err, "The Authorization header is malformed; expected TC3-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=….")
+		}
+		tc3, secretID = a, a.SecretId
+	}
+	cred, ok := s.creds[secretID]
+	if !ok {
+		return Credential{}, actions.E(actions.AuthFailureSecretIdNotFound, "The SecretId is not found, please ensure that your SecretId is correct.")
+	}
+	if cp.token != "" {
+		return Credential{}, actions.E(actions.AuthFailureTokenFailure, "Session tokens are not supported; sign with a permanent SecretId and SecretKey.")
+	}
+	if cp.timestamp == "" {
+		return Credential{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `Timestamp`.")
+	}
+	ts, err := strconv.ParseInt(cp.timestamp, 10, 64)
+	if err != nil {
+		return Credential{}, actions.E(actions.InvalidParameter, "Parameter `Timestamp` type error: expected Unix seconds.")
+	}
+	if err := CheckSkew(ts, s.cfg.Now(), s.cfg.SkewWindow); err != nil {
+		return Credential{}, actions.Wrap(actions.AuthFailureSignatureExpire, err, "The signature is expired, please request again.")
+	}
+	if cp.style == styleV1 {
+		err = VerifyV1(cred.SecretKey, r.Method, r.Host, r.URL.Path, cp.values)
+	} else {
+		err = VerifyTC3(cred.SecretKey, ServiceDBbrain, tc3, SignedRequest{
+			Method: r.Method, Host: r.Host, RawQuery: r.URL.RawQuery,
+			ContentType: r.Header.Get("Content-Type"), Headers: r.Header, Body: cp.body,
+		}, ts)
+	}
+	switch {
+	case err == nil:
+		return cred, nil
+	case errors.Is(err, ErrAuthMalformed):
+		return Credential{}, actions.Wrap(actions.AuthFailureInvalidAuthorization, err, "The Authorization is malformed.")
+	default:
+		return Credential{}, actions.Wrap(actions.AuthFailureSignatureFailure, err, "The provided credentials could not be validated. Please check your signature is correct.")
+	}
+}
+
+// params turns the action parameters into the generic map actions.Decode reads.
+func (cp *common) params() (map[string]any, error) {
+	if cp.style == styleV3JSON {
+		return actions.ParseJSON(cp.body)
+	}
+	m, err := Unflatten(cp.values, func(k string) bool { return v1Common[k] })
+	if err != nil {
+		return nil, actions.Wrap(actions.InvalidParameter, err, "%s", strings.TrimPrefix(err.Error(), "gateway: "))
+	}
+	return m, nil
+}
+
+// writeTC renders the Tencent envelope: always HTTP 200 and exactly
+// "application/json", success fields or Error, and the RequestId.
+func (s *Server) writeTC(c *gin.Context, resp any, err error) {
+	ri := info(c)
+	var body []byte
+	if err == nil {
+		body, err = successEnvelope(resp, ri.RequestID)
+	}
+	if err != nil {
+		code, msg := publicError(err)
+		if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+			code = "ClientClosed"
+		}
+		ri.Code, ri.Err = code, err
+		body = errorEnvelope(code, msg, ri.RequestID)
+	}
+	c.Data(http.StatusOK, "application/json", body)
+}
+
+// publicError returns the code and the message a caller may see.
+func publicError(err error) (code, msg string) {
+	var ae *actions.Error
+	if errors.As(err, &ae) {
+		return ae.Code, ae.Message
+	}
+	return actions.InternalError, "An internal error occurred; quote the RequestId when reporting it."
+}
+
+type errorBody struct {
+	Response struct {
+		Error struct {
+			Code    string `json:"Code"`
+			Message string `json:"Message"`
+		} `json:"Error"`
+		RequestId string `json:"RequestId"`
+	} `json:"Response"`
+}
+
+func errorEnvelope(code, msg, requestID string) []byte {
+	var e errorBody
+	e.Response.Error.Code, e.Response.Error.Message, e.Response.RequestId = code, msg, requestID
+	b, _ := jsonMarshal(e)
+	return b
+}
+
+// successEnvelope wraps the action's output object as
+// {"Response":{<fields>,"RequestId":"…"}}.
+func successEnvelope(resp any, requestID string) ([]byte, error) {
+	out, err := jsonMarshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	out = bytes.TrimSpace(out)
+	if len(out) < 2 || out[0] != '{' {
+		return nil, errors.New("gateway: action output is not a JSON object")
+	}
+	var b bytes.Buffer
+	b.Grow(len(out) + 64)
+	b.WriteString(`{"Response":`)
+	b.Write(out[:len(out)-1])
+	if len(out) > 2 {
+		b.WriteByte(',')
+	}
+	b.WriteString(`"RequestId":`)
+	rid, _ := json.Marshal(requestID)
+	b.Write(rid)
+	b.WriteString(`}}`)
+	return b.Bytes(), nil
+}
+
+func jsonMarshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}

@@ -1,0 +1,188 @@
+package killtask
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"go.uber.org/zap"
+)
+
+// startKill hands a confirmed victim to a kill slot without waiting: it
+// returns false when every slot is busy (slow KILLs), so the poller never
+// blocks behind a stalled KILL and never issues a second KILL for an id whose
+// first one is still in flight.
+func (n *node) startKill(ctx context.Context, p Process, seen time.Time) bool {
+	select {
+	case n.sem <- struct{}{}:
+	default:
+		return false
+	}
+	n.inflightMu.Lock()
+	if _, dup := n.inflight[p.ID]; dup {
+		n.inflightMu.Unlock()
+		<-n.sem
+		return true
+	}
+	n.inflight[p.ID] = struct{}{}
+	n.inflightMu.Unlock()
+	kctx := context.WithoutCancel(ctx) // a started KILL finishes (bounded by KillTimeout) even on stop
+	n.e.kills.Go(func() {
+		defer func() {
+			n.inflightMu.Lock()
+			delete(n.inflight, p.ID)
+			n.inflightMu.Unlock()
+			<-n.sem
+		}()
+		n.killForTask(kctx, p, seen)
+	})
+	return true
+}
+
+// killForTask kills one session for the oldest task that still matches it,
+// unless every task that matched was cancelled or expired meanwhile.
+func (n *node) killForTask(ctx context.Context, p Process, seen time.Time) {
+	e, inst := n.e, n.inst
+	inst.gate.RLock()
+	t := e.attribute(inst.cfg.ID, &p, time.Now())
+	if t == nil {
+		inst.gate.RUnlock()
+		return
+	}
+	err := n.execKill(ctx, p.ID)
+	inst.gate.RUnlock()
+	outcome, msg := classifyKill(err)
+	reaction := time.Since(seen)
+	e.obs.Killed(inst.cfg.ID, n.id, outcome, reaction)
+	rec := n.record(p, outcome, msg, SourceTask, t.ID)
+	e.hist.add(rec)
+	if outcome == OutcomeFailed {
+		e.log.Warn("kill failed", zap.String("instance", inst.cfg.ID), zap.String("node", n.id), zap.String("task", t.ID),
+			zap.Uint64("thread", p.ID), zap.String("user", p.User), zap.String("error", msg))
+	} else {
+		e.log.Debug("killed", zap.String("instance", inst.cfg.ID), zap.String("node", n.id), zap.String("task", t.ID),
+			zap.Uint64("thread", p.ID), zap.String("user", p.User), zap.String("outcome", string(outcome)), zap.Duration("reaction", reaction))
+	}
+}
+
+// execKill runs KILL CONNECTION on the node's kill pool with its own
+// timeout. The id is formatted from an integer, never interpolated.
+func (n *node) execKill(ctx context.Context, id uint64) error {
+	_, kdb, err := n.pools()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.e.cfg.KillTimeout)
+	defer cancel()
+	_, err = kdb.ExecContext(ctx, "KILL /* killgate */ CONNECTION "+strconv.FormatUint(id, 10))
+	return err
+}
+
+// classifyKill maps a KILL error to an outcome: 1094 (unknown thread id)
+// means the session had already ended.
+func classifyKill(err error) (Outcome, string) {
+	if err == nil {
+		return OutcomeKilled, ""
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1094 {
+		return OutcomeGone, ""
+	}
+	return OutcomeFailed, err.Error()
+}
+
+func (n *node) record(p Process, o Outcome, msg, source, taskID string) KillRecord {
+	return KillRecord{
+		Source: source, TaskID: taskID, InstanceID: n.inst.cfg.ID, NodeID: n.id, Product: n.inst.cfg.Product,
+		ThreadID: p.ID, User: p.User, Host: p.Host, DB: p.DB, Command: p.Command, Time: p.Time,
+		State: p.State, Info: p.Info, Outcome: o, Error: msg, KilledAt: time.Now().UTC(),
+	}
+}
+
+// excludedReason applies every safety exclusion to a row read from this node.
+func (n *node) excludedReason(server string, p *Process) string {
+	if IsOwnConnection(server, p.ID) {
+		return ExclOwn
+	}
+	if r := Exclusion(p, n.inst.protected); r != "" {
+		return r
+	}
+	if n.e.scope != nil && !n.e.scope(p) {
+		return ExclOutsideScope
+	}
+	return ""
+}
+
+// manualKill is one requested kill of KillThreads / KillProcesses.
+type manualKill struct {
+	want    Process // as requested (ID only for KillThreads)
+	compare bool    // KillProcesses: user, host and info must be unchanged
+}
+
+// killMany re-reads the requested ids in one query, decides each one and
+// runs the permitted KILLs concurrently over the node's kill slots.
+func (n *node) killMany(ctx context.Context, reqs []manualKill, recheck bool) ([]KillResult, error) {
+	c, server, err := n.conn(ctx)
+	if err != nil {
+		n.setHealth(err)
+		return nil, errors.Join(ErrUnavailable, err)
+	}
+	ids := make([]uint64, len(reqs))
+	for i, r := range reqs {
+		ids[i] = r.want.ID
+	}
+	cur, err := n.readList(ctx, c, ids, nil)
+	if err != nil {
+		discard(c)
+		n.setHealth(err)
+		return nil, errors.Join(ErrUnavailable, err)
+	}
+	c.Close()
+	byID := make(map[uint64]Process, len(cur))
+	for _, p := range cur {
+		byID[p.ID] = p
+	}
+	res := make([]KillResult, len(reqs))
+	done := make(chan struct{}, len(reqs))
+	pending := 0
+	for i, r := range reqs {
+		p, ok := byID[r.want.ID]
+		switch {
+		case !ok && (recheck || r.compare):
+			res[i] = KillResult{Process: r.want, Outcome: OutcomeGone}
+			continue
+		case !ok:
+			p = r.want
+			if IsOwnConnection(server, p.ID) {
+				res[i] = KillResult{Process: p, Outcome: OutcomeSkipped, Error: "not killed: " + ExclOwn}
+				continue
+			}
+		case r.compare && (p.User != r.want.User || p.Host != r.want.Host || p.Info != r.want.Info):
+			res[i] = KillResult{Process: p, Outcome: OutcomeChanged, Error: "thread id now belongs to another session or statement"}
+			continue
+		default:
+			if why := n.excludedReason(server, &p); why != "" {
+				res[i] = KillResult{Process: p, Outcome: OutcomeSkipped, Error: "not killed: " + why}
+				continue
+			}
+		}
+		select {
+		case n.sem <- struct{}{}:
+		case <-ctx.Done():
+			res[i] = KillResult{Process: p, Outcome: OutcomeFailed, Error: ctx.Err().Error()}
+			continue
+		}
+		pending++
+		go func() {
+			defer func() { <-n.sem; done <- struct{}{} }()
+			o, msg := classifyKill(n.execKill(ctx, p.ID))
+			res[i] = KillResult{Process: p, Outcome: o, Error: msg}
+		}()
+	}
+	for range pending {
+		<-done
+	}
+	return res, nil
+}

@@ -1,0 +1,272 @@
+package killtask
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// instance is a configured instance with its nodes.
+type instance struct {
+	cfg       InstanceConfig
+	nodes     []*node
+	protected map[string]struct{}
+
+	// gate orders CancelTasks against kills: a kill holds it shared from
+	// the moment it checks that its task is still active until its KILL
+	// returns; CancelTasks takes it exclusively to drop the tasks, so once
+	// it returns no KILL for them can start (or still be running).
+	gate sync.RWMutex
+}
+
+// node is one database server of an instance: its connection pools, its
+// poller state and its kill slots.
+type node struct {
+	e    *Engine
+	inst *instance
+	id   string
+	mc   *mysql.Config
+	addr string // host:port or socket path, for logs (never the DSN)
+
+	mu     sync.Mutex // guards db, killDB, closed, table
+	db     *sql.DB    // processlist reads, re-checks, API reads
+	killDB *sql.DB    // KILL statements only: never waits behind a slow read
+	closed bool
+	table  string // processlist source, detected on first read
+
+	// Poller-owned (only the node's poller goroutine touches these).
+	pollConn *sql.Conn
+	server   string // server identity of the node (from the poll connection)
+	procBuf  []Process
+	candBuf  []candidate
+
+	pollConnID atomic.Uint64 // id of the pinned poll connection, 0 when none
+	polls      atomic.Int64  // successful processlist reads by the poller
+	trigger    chan struct{} // cap 1: poll now
+
+	hmu      sync.Mutex
+	health   Health
+	failures int
+
+	sem        chan struct{} // kill slots (KillConcurrency)
+	inflightMu sync.Mutex
+	inflight   map[uint64]struct{} // thread ids with a KILL in flight
+}
+
+// prepareDSN parses a node DSN and sets explicit network timeouts. Parse
+// errors never echo the DSN.
+func prepareDSN(dsn string) (*mysql.Config, error) {
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, redactDSNError(err)
+	}
+	if mc.Timeout == 0 {
+		mc.Timeout = 5 * time.Second
+	}
+	if mc.ReadTimeout == 0 {
+		mc.ReadTimeout = 30 * time.Second
+	}
+	if mc.WriteTimeout == 0 {
+		mc.WriteTimeout = 30 * time.Second
+	}
+	return mc, nil
+}
+
+func newNode(e *Engine, inst *instance, id string, mc *mysql.Config) *node {
+	addr := mc.Addr
+	if mc.Net == "unix" {
+		addr = "unix:" + mc.Addr
+	}
+	return &node{
+		e: e, inst: inst, id: id, mc: mc, addr: addr,
+		trigger:  make(chan struct{}, 1),
+		sem:      make(chan struct{}, e.cfg.KillConcurrency),
+		inflight: map[uint64]struct{}{},
+	}
+}
+
+// pools returns the node's pools, opening them on first use.
+func (n *node) pools() (*sql.DB, *sql.DB, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, nil, fmt.Errorf("%w: engine stopped", ErrUnavailable)
+	}
+	if n.db == nil {
+		db, err := OpenDB(n.mc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("killtask: node %s: %w", n.id, redactDSNError(err))
+		}
+		kdb, err := OpenDB(n.mc)
+		if err != nil {
+			db.Close()
+			return nil, nil, fmt.Errorf("killtask: node %s: %w", n.id, redactDSNError(err))
+		}
+		db.SetMaxOpenConns(4)
+		db.SetMaxIdleConns(2)
+		db.SetConnMaxIdleTime(time.Minute)
+		k := n.e.cfg.KillConcurrency
+		kdb.SetMaxOpenConns(k)
+		kdb.SetMaxIdleConns(k)
+		kdb.SetConnMaxIdleTime(time.Minute)
+		n.db, n.killDB = db, kdb
+	}
+	return n.db, n.killDB, nil
+}
+
+// close closes the node's pools; later calls fail with ErrUnavailable.
+func (n *node) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
+	if n.db != nil {
+		n.db.Close()
+		n.killDB.Close()
+	}
+}
+
+// conn pins a connection of the read pool and returns the server identity.
+func (n *node) conn(ctx context.Context) (*sql.Conn, string, error) {
+	db, _, err := n.pools()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return nil, "", n.wrap(err)
+	}
+	server, _, err := connInfo(c)
+	if err != nil {
+		c.Close()
+		return nil, "", err
+	}
+	return c, server, nil
+}
+
+// discard closes a pinned connection and makes the pool drop it, so the next
+// use opens a fresh one (after a kill by the server, a network error, a
+// timeout mid-read).
+func discard(c *sql.Conn) {
+	if c == nil {
+		return
+	}
+	_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	_ = c.Close()
+}
+
+// wrap adds the node to an error; mysql driver errors carry no DSN.
+func (n *node) wrap(err error) error {
+	return fmt.Errorf("killtask: node %s (%s): %w", n.id, n.addr, err)
+}
+
+const processCols = "ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO"
+
+// source returns the processlist table, detecting it once per node:
+// performance_schema.processlist where the server has performance_schema on
+// and the table exists (MySQL 8.0.22+), else information_schema.PROCESSLIST.
+func (n *node) source(ctx context.Context, c *sql.Conn) string {
+	n.mu.Lock()
+	t := n.table
+	n.mu.Unlock()
+	if t != "" {
+		return t
+	}
+	t = "information_schema.PROCESSLIST"
+	var on sql.NullString
+	if err := c.QueryRowContext(ctx, "SELECT /* killgate */ @@performance_schema").Scan(&on); err == nil && (on.String == "1" || strings.EqualFold(on.String, "ON")) {
+		rows, err := c.QueryContext(ctx, "SELECT /* killgate */ "+processCols+" FROM performance_schema.processlist LIMIT 0")
+		if err == nil {
+			rows.Close()
+			t = "performance_schema.processlist"
+		}
+	} else if err != nil {
+		return t // transient; detect again next time
+	}
+	n.mu.Lock()
+	n.table = t
+	n.mu.Unlock()
+	return t
+}
+
+// readList reads the processlist through c into buf[:0]; with ids, only
+// those threads (one query, integers only).
+func (n *node) readList(ctx context.Context, c *sql.Conn, ids []uint64, buf []Process) ([]Process, error) {
+	var b strings.Builder
+	b.WriteString("SELECT /* killgate */ " + processCols + " FROM ")
+	b.WriteString(n.source(ctx, c))
+	if ids != nil {
+		if len(ids) == 0 {
+			return buf[:0], nil
+		}
+		b.WriteString(" WHERE ID IN (")
+		var num [20]byte
+		for i, id := range ids {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(strconv.AppendUint(num[:0], id, 10))
+		}
+		b.WriteByte(')')
+	}
+	rows, err := c.QueryContext(ctx, b.String())
+	if err != nil {
+		return buf[:0], n.wrap(err)
+	}
+	defer rows.Close()
+	out := buf[:0]
+	var user, host, db, cmd, state, info sql.NullString
+	var tm sql.NullInt64
+	for rows.Next() {
+		var p Process
+		if err := rows.Scan(&p.ID, &user, &host, &db, &cmd, &tm, &state, &info); err != nil {
+			return out, n.wrap(err)
+		}
+		p.User, p.Host, p.DB, p.Command, p.Time, p.State, p.Info = user.String, host.String, db.String, cmd.String, tm.Int64, state.String, info.String
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return out, n.wrap(err)
+	}
+	return out, nil
+}
+
+// setHealth records the result of a poll or probe and returns whether the
+// state changed (OK ↔ failing).
+func (n *node) setHealth(err error) (changed bool, failures int) {
+	n.hmu.Lock()
+	defer n.hmu.Unlock()
+	was := n.health.OK || n.health.CheckedAt.IsZero()
+	n.health.CheckedAt = time.Now().UTC()
+	if err == nil {
+		changed = !n.health.OK
+		n.health.OK, n.health.Error, n.failures = true, "", 0
+		return changed, 0
+	}
+	n.failures++
+	n.health.OK, n.health.Error = false, err.Error()
+	return was, n.failures
+}
+
+func (n *node) getHealth() Health {
+	n.hmu.Lock()
+	defer n.hmu.Unlock()
+	return n.health
+}
+
+// probe checks a node that was never polled.
+func (n *node) probe(ctx context.Context) {
+	c, _, err := n.conn(ctx)
+	if err == nil {
+		err = c.PingContext(ctx)
+		c.Close()
+	}
+	n.setHealth(err)
+}

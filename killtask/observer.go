@@ -1,0 +1,22 @@
+package killtask
+
+import "time"
+
+// Observer receives the engine's measurements (metrics hook). Methods are
+// called from the pollers and killers and must not block.
+type Observer interface {
+	// PollDone reports one processlist read of a node and its duration.
+	PollDone(instanceID, nodeID string, d time.Duration, err error)
+	// Killed reports one task kill attempt and its reaction time: from the
+	// start of the poll that saw the session to the KILL's return.
+	Killed(instanceID, nodeID string, outcome Outcome, reaction time.Duration)
+}
+
+// NopObserver ignores everything; it is the default.
+type NopObserver struct{}
+
+// PollDone implements Observer.
+func (NopObserver) PollDone(string, string, time.Duration, error) {}
+
+// Killed implements Observer.
+func (NopObserver) Killed(string, string, Outcome, time.Duration) {}

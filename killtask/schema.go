@@ -1,0 +1,68 @@
+package killtask
+
+// migrations are applied in order at start-up; each runs once per store and is
+// recorded in schema_migrations. Append only: never edit an applied step.
+// {{autoinc}}, {{text}}, {{key}} are replaced per dialect (see dialect.rewrite).
+var migrations = []string{
+	// 1: tasks, history, two-stage kills, intelligent-kill tasks.
+	`CREATE TABLE IF NOT EXISTS tasks (
+		id          {{key}} NOT NULL PRIMARY KEY,
+		instance_id {{key}} NOT NULL,
+		product     VARCHAR(32) NOT NULL,
+		filter_json {{text}} NOT NULL,
+		duration_s  BIGINT NOT NULL,
+		created_ms  BIGINT NOT NULL,
+		expires_ms  BIGINT NOT NULL,
+		status      VARCHAR(16) NOT NULL,
+		ended_ms    BIGINT NOT NULL DEFAULT 0,
+		creator     VARCHAR(128) NOT NULL DEFAULT '',
+		kills       BIGINT NOT NULL DEFAULT 0,
+		last_error  {{text}} NOT NULL
+	)`,
+	`CREATE INDEX idx_tasks_instance_status ON tasks (instance_id, status)`,
+	`CREATE INDEX idx_tasks_status ON tasks (status)`,
+	`CREATE TABLE IF NOT EXISTS instance_locks (
+		instance_id {{key}} NOT NULL PRIMARY KEY
+	)`,
+	`CREATE TABLE IF NOT EXISTS kill_records (
+		id          {{autoinc}},
+		source      VARCHAR(16) NOT NULL,
+		task_id     {{key}} NOT NULL,
+		instance_id {{key}} NOT NULL,
+		node_id     {{key}} NOT NULL,
+		product     VARCHAR(32) NOT NULL,
+		thread_id   BIGINT UNSIGNED NOT NULL,
+		user_name   VARCHAR(128) NOT NULL,
+		host        VARCHAR(300) NOT NULL,
+		db          VARCHAR(128) NOT NULL,
+		command     VARCHAR(32) NOT NULL,
+		time_s      BIGINT NOT NULL,
+		state       VARCHAR(128) NOT NULL,
+		info        {{text}} NOT NULL,
+		outcome     VARCHAR(16) NOT NULL,
+		error       {{text}} NOT NULL,
+		killed_ms   BIGINT NOT NULL
+	)`,
+	`CREATE INDEX idx_records_killed ON kill_records (killed_ms)`,
+	`CREATE INDEX idx_records_task ON kill_records (task_id)`,
+	`CREATE INDEX idx_records_instance ON kill_records (instance_id, killed_ms)`,
+	`CREATE TABLE IF NOT EXISTS sql_execs (
+		id           {{key}} NOT NULL PRIMARY KEY,
+		instance_id  {{key}} NOT NULL,
+		product      VARCHAR(32) NOT NULL,
+		threads_json {{text}} NOT NULL,
+		created_ms   BIGINT NOT NULL,
+		expires_ms   BIGINT NOT NULL,
+		committed_ms BIGINT NOT NULL DEFAULT 0,
+		creator      VARCHAR(128) NOT NULL DEFAULT ''
+	)`,
+	`CREATE TABLE IF NOT EXISTS intelligent_tasks (
+		id          {{key}} NOT NULL PRIMARY KEY,
+		instance_id {{key}} NOT NULL,
+		node_id     {{key}} NOT NULL,
+		created_ms  BIGINT NOT NULL,
+		ended_ms    BIGINT NOT NULL DEFAULT 0,
+		summary     {{text}} NOT NULL
+	)`,
+	`CREATE INDEX idx_intelligent_node ON intelligent_tasks (instance_id, node_id, created_ms)`,
+}

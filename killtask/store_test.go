@@ -1,0 +1,289 @@
+package killtask
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// storeUnderTest runs the same suite on SQLite and on the MySQL driver
+// (a schema of the local MariaDB).
+func storeUnderTest(t *testing.T, fn func(t *testing.T, st *Store)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newStore(t)) })
+	t.Run("mysql", func(t *testing.T) {
+		needDB(t)
+		st, err := OpenStore(context.Background(), StoreConfig{Driver: "mysql", DSN: "root@tcp(127.0.0.1:3306)/" + fx.storeDB})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			for _, tbl := range []string{"tasks", "kill_records", "sql_execs", "instance_locks"} {
+				_, _ = st.DB().Exec("DELETE FROM " + tbl)
+			}
+			st.Close()
+		})
+		for _, tbl := range []string{"tasks", "kill_records", "sql_execs", "instance_locks"} {
+			if _, err := st.DB().Exec("DELETE FROM " + tbl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fn(t, st)
+	})
+}
+
+func TestStoreCreateTaskLimitAndDuplicates(t *testing.T) {
+	storeUnderTest(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		inst := "cdb-" + randHex(3)
+		// 20 concurrent creates of distinct tasks with a limit of 5: exactly
+		// 5 commit, the others fail with ErrLimitExceeded (never another error).
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok, limited := 0, 0
+		var other []error
+		for i := range 20 {
+			wg.Go(func() {
+				err := st.CreateTask(ctx, newTask(inst, Filter{User: fmt.Sprintf("u%d", i)}, 60), 5)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, ErrLimitExceeded):
+					limited++
+				default:
+					other = append(other, err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok != 5 || limited != 15 || len(other) > 0 {
+			t.Fatalf("ok=%d limited=%d other=%v", ok, limited, other)
+		}
+		active, err := st.ActiveTasks(ctx, time.Now())
+		if err != nil || len(active) != 5 {
+			t.Fatalf("active=%d err=%v", len(active), err)
+		}
+
+		// Duplicates (same filter after normalisation, lists as sets) are
+		// refused even under the limit; concurrent identical creates: one wins.
+		inst2 := inst + "-dup"
+		f := Filter{DBs: []string{"a", "b"}, Commands: []string{"Sleep"}}
+		if err := st.CreateTask(ctx, newTask(inst2, f, Forever), 5); err != nil {
+			t.Fatal(err)
+		}
+		g := Filter{DBs: []string{" b", "a "}, Commands: []string{"sleep"}}
+		if err := st.CreateTask(ctx, newTask(inst2, g, 10), 5); !errors.Is(err, ErrDuplicate) {
+			t.Fatalf("duplicate: %v", err)
+		}
+		inst3 := inst + "-race"
+		wins := 0
+		for range 8 {
+			wg.Go(func() {
+				if st.CreateTask(ctx, newTask(inst3, Filter{User: "same"}, 60), 5) == nil {
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if wins != 1 {
+			t.Fatalf("identical concurrent creates: %d won", wins)
+		}
+		// A finished task does not count against the limit nor as a duplicate.
+		old := newTask(inst2, Filter{User: "old"}, 1)
+		old.CreatedAt = time.Now().Add(-time.Hour)
+		if err := st.CreateTask(ctx, old, 5); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateTask(ctx, newTask(inst2, Filter{User: "old"}, 1), 5); err != nil {
+			t.Fatalf("expired task counted as duplicate: %v", err)
+		}
+	})
+}
+
+func TestStoreCancelAndExpiry(t *testing.T) {
+	storeUnderTest(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		inst := "cdb-" + randHex(3)
+		a, b := newTask(inst, Filter{User: "a"}, Forever), newTask(inst, Filter{User: "b"}, 3600)
+		exp := newTask(inst, Filter{User: "c"}, 5)
+		exp.CreatedAt = time.Now().Add(-time.Minute)
+		for _, tk := range []*Task{a, b, exp} {
+			if err := st.CreateTask(ctx, tk, 5); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := st.FinishExpired(ctx, time.Now())
+		if err != nil || n != 1 {
+			t.Fatalf("FinishExpired = %d, %v", n, err)
+		}
+		got, err := st.GetTask(ctx, exp.ID)
+		if err != nil || got.Status != StatusFinished || !got.EndedAt.Equal(exp.ExpiresAt) {
+			t.Fatalf("expired task: %+v %v (want EndedAt %v)", got, err, exp.ExpiresAt)
+		}
+		ids, err := st.CancelTasks(ctx, inst, time.Now())
+		if err != nil || len(ids) != 2 {
+			t.Fatalf("CancelTasks = %v, %v", ids, err)
+		}
+		if _, err := st.CancelTasks(ctx, inst, time.Now()); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("second cancel: %v", err)
+		}
+		got, _ = st.GetTask(ctx, a.ID)
+		if got.Status != StatusCancelled || got.EndedAt.IsZero() {
+			t.Fatalf("cancelled task: %+v", got)
+		}
+		if _, err := st.GetTask(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("GetTask unknown: %v", err)
+		}
+	})
+}
+
+func TestStoreTakeSqlExecOnce(t *testing.T) {
+	storeUnderTest(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		now := time.Now()
+		e := SqlExec{ID: "x-" + randHex(4), InstanceID: "i1", Product: "mysql", Threads: []uint64{1, 2, 3}, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		if err := st.PutSqlExec(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, used := 0, 0
+		for range 12 {
+			wg.Go(func() {
+				got, err := st.TakeSqlExec(ctx, e.ID, "i1", time.Now())
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+					if len(got.Threads) != 3 {
+						t.Errorf("threads %v", got.Threads)
+					}
+				case errors.Is(err, ErrUsed):
+					used++
+				default:
+					t.Errorf("TakeSqlExec: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if wins != 1 || used != 11 {
+			t.Fatalf("wins=%d used=%d", wins, used)
+		}
+		if _, err := st.TakeSqlExec(ctx, e.ID, "other", time.Now()); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("other instance: %v", err)
+		}
+		x := SqlExec{ID: "y-" + randHex(4), InstanceID: "i1", CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)}
+		if err := st.PutSqlExec(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.TakeSqlExec(ctx, x.ID, "i1", time.Now()); !errors.Is(err, ErrExpired) {
+			t.Fatalf("expired: %v", err)
+		}
+	})
+}
+
+func TestStoreListPaging(t *testing.T) {
+	storeUnderTest(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		base := time.Now().Add(-time.Minute)
+		var ids []string
+		for i := range 7 {
+			tk := newTask("inst-p", Filter{User: fmt.Sprintf("u%d", i)}, Forever)
+			tk.CreatedAt = base.Add(time.Duration(i) * time.Second)
+			if err := st.CreateTask(ctx, tk, 0); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, tk.ID)
+		}
+		if err := st.CreateTask(ctx, newTask("inst-q", Filter{}, Forever), 0); err != nil {
+			t.Fatal(err)
+		}
+		var seen []string
+		for off := 0; off < 9; off += 3 {
+			page, total, err := st.ListTasks(ctx, TaskQuery{InstanceID: "inst-p", Offset: off, Limit: 3}, time.Now())
+			if err != nil || total != 7 {
+				t.Fatalf("ListTasks: total=%d err=%v", total, err)
+			}
+			for _, tk := range page {
+				seen = append(seen, tk.ID)
+			}
+		}
+		if len(seen) != 7 {
+			t.Fatalf("paged %d tasks", len(seen))
+		}
+		for i := range seen { // newest first
+			if seen[i] != ids[6-i] {
+				t.Fatalf("order: got %v want reverse of %v", seen, ids)
+			}
+		}
+
+		recs := make([]KillRecord, 0, 450)
+		for i := range 450 {
+			src := SourceTask
+			if i%3 == 0 {
+				src = SourceManual
+			}
+			recs = append(recs, KillRecord{Source: src, TaskID: ids[0], InstanceID: "inst-p", NodeID: "inst-p", Product: "mysql",
+				ThreadID: uint64(1000 + i), User: "u", Host: "h:1", Command: "Query", Outcome: OutcomeKilled, KilledAt: base.Add(time.Duration(i) * time.Millisecond)})
+		}
+		if err := st.AddKillRecords(ctx, recs); err != nil { // more than one INSERT chunk
+			t.Fatal(err)
+		}
+		page, total, err := st.ListKillRecords(ctx, RecordQuery{InstanceID: "inst-p", Source: SourceManual, Offset: 10, Limit: 5})
+		if err != nil || total != 150 || len(page) != 5 {
+			t.Fatalf("ListKillRecords: %d rows, total %d, %v", len(page), total, err)
+		}
+		if page[0].ThreadID != uint64(1000+449-2-30) { // manual rows are i%3==0, newest first: 447, 444, …
+			t.Fatalf("first row of page: thread %d", page[0].ThreadID)
+		}
+		tk, _ := st.GetTask(ctx, ids[0])
+		if tk.Kills != 300 {
+			t.Fatalf("task kills = %d, want 300 (task-sourced killed rows)", tk.Kills)
+		}
+		_, total, _ = st.ListKillRecords(ctx, RecordQuery{Since: base.Add(100 * time.Millisecond), Until: base.Add(200 * time.Millisecond)})
+		if total != 100 {
+			t.Fatalf("time range total = %d", total)
+		}
+	})
+}
+
+func TestStorePruneHistory(t *testing.T) {
+	storeUnderTest(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		now := time.Now()
+		var recs []KillRecord
+		for i := range 10 {
+			at := now.Add(-time.Duration(i) * time.Minute)
+			if i >= 7 {
+				at = now.Add(-48 * time.Hour)
+			}
+			recs = append(recs, KillRecord{Source: SourceManual, InstanceID: "i", ThreadID: uint64(i), Outcome: OutcomeKilled, KilledAt: at})
+		}
+		// Insert oldest first so ids follow time.
+		for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
+			recs[i], recs[j] = recs[j], recs[i]
+		}
+		if err := st.AddKillRecords(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		n, err := st.PruneHistory(ctx, now.Add(-24*time.Hour), 0)
+		if err != nil || n != 3 {
+			t.Fatalf("prune by age: %d %v", n, err)
+		}
+		n, err = st.PruneHistory(ctx, time.Time{}, 4)
+		if err != nil || n != 3 {
+			t.Fatalf("prune by count: %d %v", n, err)
+		}
+		left, total, _ := st.ListKillRecords(ctx, RecordQuery{Limit: 100})
+		if total != 4 || left[0].ThreadID != 0 || left[3].ThreadID != 3 {
+			t.Fatalf("left %d rows: %+v", total, left)
+		}
+	})
+}

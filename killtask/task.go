@@ -1,0 +1,202 @@
+package killtask
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// Status is the lifecycle state of a kill task.
+type Status string
+
+// Task states. A task is created Running and ends either Finished (its Duration
+// elapsed, measured from creation) or Cancelled.
+const (
+	StatusRunning   Status = "Running"
+	StatusFinished  Status = "Finished"
+	StatusCancelled Status = "Cancelled"
+)
+
+// Forever is the Duration of a task that runs until it is cancelled.
+const Forever int64 = -1
+
+// Sentinel errors returned by the store. Callers branch on them with errors.Is.
+var (
+	ErrNotFound      = errors.New("killtask: not found")
+	ErrDuplicate     = errors.New("killtask: identical active task exists")
+	ErrLimitExceeded = errors.New("killtask: too many active tasks")
+	ErrExpired       = errors.New("killtask: expired")
+	ErrUsed          = errors.New("killtask: already used")
+)
+
+// Filter selects sessions. Every non-empty field must match (AND); an empty
+// Filter matches every user session. See Match for the exact rules.
+type Filter struct {
+	Host     string   `json:"host,omitempty"`     // client host, port stripped; exact, case-insensitive
+	User     string   `json:"user,omitempty"`     // exact
+	DBs      []string `json:"dbs,omitempty"`      // any of; exact
+	Commands []string `json:"commands,omitempty"` // any of; case-insensitive exact
+	Infos    []string `json:"infos,omitempty"`    // any of; case-insensitive prefix after leading whitespace
+	MinTime  int64    `json:"min_time,omitempty"` // TIME >= MinTime seconds; 0 = any
+}
+
+// Normalize trims list items, drops empty ones and returns the canonical form
+// used to compare tasks for duplicates.
+func (f Filter) Normalize() Filter {
+	f.Host = strings.TrimSpace(f.Host)
+	f.DBs = trimList(f.DBs)
+	f.Commands = trimList(f.Commands)
+	f.Infos = trimInfos(f.Infos)
+	return f
+}
+
+// Equal reports whether two filters select exactly the same sessions by
+// construction (same fields after normalisation, lists compared as sets).
+func (f Filter) Equal(g Filter) bool {
+	f, g = f.Normalize(), g.Normalize()
+	return strings.EqualFold(f.Host, g.Host) && f.User == g.User && f.MinTime == g.MinTime &&
+		sameSet(f.DBs, g.DBs, false) && sameSet(f.Commands, g.Commands, true) && sameSet(f.Infos, g.Infos, true)
+}
+
+// SplitList splits a comma-separated filter value ("test, test1") into trimmed,
+// non-empty items.
+func SplitList(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return trimList(strings.Split(s, ","))
+}
+
+func trimList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func trimInfos(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimLeft(s, " \t\r\n"); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func sameSet(a, b []string, fold bool) bool {
+	in := func(x string, l []string) bool {
+		for _, y := range l {
+			if x == y || (fold && strings.EqualFold(x, y)) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, x := range a {
+		if !in(x, b) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !in(x, a) {
+			return false
+		}
+	}
+	return true
+}
+
+// Task is a kill task: a filter enforced on one instance until it expires or
+// is cancelled.
+type Task struct {
+	ID         string
+	InstanceID string
+	Product    string
+	Filter     Filter
+	Duration   int64     // seconds; Forever (-1) = until cancelled
+	CreatedAt  time.Time // UTC
+	ExpiresAt  time.Time // zero when Duration == Forever
+	Status     Status
+	EndedAt    time.Time // zero while running
+	Creator    string    // caller identity (SecretId) that created it
+	Kills      int64     // sessions killed so far
+	LastError  string
+}
+
+// Expired reports whether a running task's duration has elapsed at now.
+func (t *Task) Expired(now time.Time) bool {
+	return t.Duration != Forever && !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)
+}
+
+// Process is one row of a server's processlist.
+type Process struct {
+	ID      uint64
+	User    string
+	Host    string // as the server shows it, usually "ip:port" or "localhost"
+	DB      string
+	Command string
+	Time    int64 // seconds
+	State   string
+	Info    string
+}
+
+// ClientHost returns the host part of the HOST column with any port removed.
+// IPv6 hosts may appear bracketed ("[::1]:5000") or bare.
+func (p *Process) ClientHost() string { return ClientHost(p.Host) }
+
+// ClientHost strips the port from a processlist HOST value.
+func ClientHost(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.Index(h, "]"); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h, ':') == i {
+		return h[:i]
+	}
+	return h
+}
+
+// Outcome of one kill attempt, as recorded in the history.
+type Outcome string
+
+// Kill outcomes.
+const (
+	OutcomeKilled  Outcome = "killed"  // KILL succeeded
+	OutcomeGone    Outcome = "gone"    // session ended before the KILL (1094 or vanished at re-check)
+	OutcomeChanged Outcome = "changed" // id now belongs to a session that no longer matches; not killed
+	OutcomeFailed  Outcome = "failed"  // KILL returned another error
+	OutcomeSkipped Outcome = "skipped" // protected/system session asked for by id; not killed
+)
+
+// Source of a kill.
+const (
+	SourceTask        = "task"
+	SourceManual      = "manual"
+	SourceIntelligent = "intelligent"
+)
+
+// KillRecord is one row of the kill history.
+type KillRecord struct {
+	ID         int64     `db:"id"`
+	Source     string    `db:"source"`
+	TaskID     string    `db:"task_id"`
+	InstanceID string    `db:"instance_id"`
+	NodeID     string    `db:"node_id"`
+	Product    string    `db:"product"`
+	ThreadID   uint64    `db:"thread_id"`
+	User       string    `db:"user_name"`
+	Host       string    `db:"host"`
+	DB         string    `db:"db"`
+	Command    string    `db:"command"`
+	Time       int64     `db:"time_s"`
+	State      string    `db:"state"`
+	Info       string    `db:"info"`
+	Outcome    Outcome   `db:"outcome"`
+	Error      string    `db:"error"`
+	KilledAt   time.Time `db:"killed_at"`
+}
