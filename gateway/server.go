@@ -26,8 +26,16 @@ type Credential struct {
 	Instances []string // allowed instance ids; empty or "*" = all
 }
 
+// HuaweiConfig configures the Huawei GaussDB door.
+type HuaweiConfig struct {
+	ProjectID string            // the only project id accepted in paths
+	Tokens    []string          // accepted X-Auth-Token values
+	Keys      map[string]string // AK → SK for SDK-HMAC-SHA256 signatures
+}
+
 // Config wires the gateway.
 type Config struct {
+	Huawei      HuaweiConfig
 	Credentials []Credential
 	Registry    *actions.Registry
 	Limiter     ratelimit.Allower // per (SecretId, Action); nil = unlimited

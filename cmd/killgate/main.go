@@ -14,9 +14,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
@@ -116,7 +118,16 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	for _, c := range cfg.Credentials {
 		creds = append(creds, gateway.Credential{SecretID: c.SecretID, SecretKey: c.SecretKey, Actions: c.Actions, Instances: c.Instances})
 	}
+	hw := gateway.HuaweiConfig{ProjectID: cfg.Huawei.ProjectID, Tokens: cfg.Huawei.Tokens, Keys: map[string]string{}}
+	secrets := slices.Clone(cfg.Huawei.Tokens)
+	for _, k := range cfg.Huawei.Keys {
+		hw.Keys[k.AK] = k.SK
+		secrets = append(secrets, k.SK)
+	}
+	secrets = append(secrets, dsnPasswords(cfg)...)
 	gw, err := gateway.New(gateway.Config{
+		Huawei:      hw,
+		Secrets:     secrets,
 		Credentials: creds,
 		Registry:    actions.NewRegistry(svc.Actions()),
 		Limiter:     limiter,
@@ -174,6 +185,27 @@ func engineConfig(cfg Config) killtask.Config {
 	ec.HistoryMaxAge = cfg.History.MaxAge
 	ec.HistoryMaxRows = cfg.History.MaxRows
 	return ec
+}
+
+// dsnPasswords lists the passwords in every configured DSN, so that the
+// gateway can redact them from logs should an error ever carry one.
+func dsnPasswords(cfg Config) []string {
+	var out []string
+	add := func(dsn string) {
+		if mc, err := mysql.ParseDSN(dsn); err == nil && mc.Passwd != "" {
+			out = append(out, mc.Passwd)
+		}
+	}
+	if cfg.Store.Driver == "mysql" {
+		add(cfg.Store.DSN)
+	}
+	for _, in := range cfg.Instances {
+		add(in.DSN)
+		for _, n := range in.Nodes {
+			add(n.DSN)
+		}
+	}
+	return out
 }
 
 func instanceConfigs(cfg Config) []killtask.InstanceConfig {
