@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -128,20 +127,63 @@ func parseConfig(raw []byte, lookup func(string) (string, bool)) (Config, error)
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
+	cfg := defaultConfig()
+	if len(doc.Content) == 0 {
+		return cfg, cfg.validate()
+	}
+	if err := checkKeys(doc.Content[0], reflect.TypeFor[Config](), ""); err != nil {
+		return Config{}, err
+	}
 	if err := expandNode(&doc, lookup); err != nil {
 		return Config{}, err
 	}
-	expanded, err := yaml.Marshal(&doc)
-	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
-	}
-	cfg := defaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("config: %s", strings.ReplaceAll(err.Error(), "in type main.", "in section "))
+	if err := doc.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("config: %s", strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n  ", ""))
 	}
 	return cfg, cfg.validate()
+}
+
+// checkKeys reports the first mapping key that names no field of t, with its
+// dotted path and line (yaml's own strict mode loses both once values are
+// expanded).
+func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, c := range n.Content {
+			if err := checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			f, ok := yamlField(t, key)
+			name := key
+			if path != "" {
+				name = path + "." + key
+			}
+			if !ok {
+				return fmt.Errorf("config: line %d: unknown key %s", n.Content[i].Line, name)
+			}
+			if err := checkKeys(n.Content[i+1], f.Type, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func yamlField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name == key {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // expandNode replaces ${VAR} in scalar values (never in keys).

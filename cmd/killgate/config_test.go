@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+const minimal = `
+credentials: [{secret_id: AKID1, secret_key: "${KEY}"}]
+instances:
+  - id: cdb-1
+    dsn: "killer:${PW}@tcp(127.0.0.1:3306)/"
+`
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := parseConfig([]byte(minimal), env(map[string]string{"KEY": "k-from-env", "PW": "p:w@/x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Credentials[0].SecretKey != "k-from-env" || cfg.Instances[0].DSN != "killer:p:w@/x@tcp(127.0.0.1:3306)/" {
+		t.Fatalf("expansion: %+v", cfg)
+	}
+	if cfg.Listen != "127.0.0.1:8080" || cfg.Store.Driver != "sqlite" || cfg.Worker.PollInterval != 500*time.Millisecond ||
+		cfg.Worker.MaxTasksPerInstance != 5 || cfg.RateLimit.PerSecond != 20 || cfg.Instances[0].Product != "mysql" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown-top-key", minimal + "\nlistn: x\n", "listn"},
+		{"unknown-nested-key", minimal + "\nworker: {poll_intervall: 1s}\n", "line 7: unknown key worker.poll_intervall"},
+		{"unknown-list-key", minimal + "    protected: [x]\n", "unknown key instances[0].protected"},
+		{"unset-env", strings.ReplaceAll(minimal, "${PW}", "${NOPE_UNSET}"), "NOPE_UNSET"},
+		{"no-credentials", "instances: []\n", "credentials"},
+		{"bad-driver", minimal + "\nstore: {driver: postgres, dsn: x}\n", "store.driver"},
+		{"bad-product", strings.ReplaceAll(minimal, "id: cdb-1", "id: cdb-1\n    product: redis"), "product"},
+		{"dsn-and-nodes", strings.ReplaceAll(minimal, "id: cdb-1", "id: cdb-1\n    nodes: [{id: n1, dsn: x}]"), "exactly one of dsn and nodes"},
+		{"duplicate-instance", minimal + "  - {id: cdb-1, dsn: x}\n", "appears twice"},
+		{"tiny-interval", minimal + "\nworker: {poll_interval: 1ms}\n", "poll_interval"},
+		{"bad-duration", minimal + "\nworker: {poll_interval: soon}\n", "line 7"},
+		{"not-yaml", "credentials: [", "config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig([]byte(tt.yaml), env(map[string]string{"KEY": "k", "PW": "secret-pw"}))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want mention of %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "secret-pw") {
+				t.Fatalf("error leaks a secret: %v", err)
+			}
+		})
+	}
+}
+
+// TestExampleConfig: the README's config loads as shipped.
+func TestExampleConfig(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/killgate.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig(raw, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:8080" || cfg.Store.Driver != "sqlite" || len(cfg.Instances) != 1 || cfg.Credentials[0].SecretID != demoSecretID {
+		t.Fatalf("%+v", cfg)
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	if err := run([]string{"-version"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(nil); err == nil || !strings.Contains(err.Error(), "-config") {
+		t.Fatalf("no config: %v", err)
+	}
+}
