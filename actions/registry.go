@@ -13,6 +13,13 @@ import (
 func (s *Service) Actions() []Action {
 	return []Action{
 		Bind("CreateKillTask", s.CreateKillTask, Writes()),
+		Bind("CancelKillTask", s.CancelKillTask, Writes()),
+		Bind("KillMySqlThreads", s.KillMySqlThreads, Writes(), Timeout(30*time.Second)),
+		Bind("DescribeMySqlProcessList", s.DescribeMySqlProcessList),
+		Bind("PreviewKillTask", s.PreviewKillTask),
+		Bind("DescribeKillTasks", s.DescribeKillTasks),
+		Bind("DescribeKillRecords", s.DescribeKillRecords),
+		Bind("DescribeDiagDBInstances", s.DescribeDiagDBInstances),
 	}
 }
 
@@ -22,6 +29,7 @@ type Action struct {
 	Timeout time.Duration // handler deadline; default 10s
 	Write   bool          // changes state (documentation, metrics)
 	reqType reflect.Type
+	decode  func(m map[string]any) (any, error)
 	call    func(ctx context.Context, m map[string]any) (any, error)
 }
 
@@ -42,7 +50,7 @@ type Validator interface{ Validate() error }
 // strictly into *Req (see Decode), Validate runs if Req has it, then fn.
 func Bind[Req, Resp any](name string, fn func(context.Context, *Req) (*Resp, error), opts ...Option) Action {
 	a := Action{Name: name, Timeout: 10 * time.Second, reqType: reflect.TypeFor[Req]()}
-	a.call = func(ctx context.Context, m map[string]any) (any, error) {
+	a.decode = func(m map[string]any) (any, error) {
 		req := new(Req)
 		if err := Decode(m, req); err != nil {
 			return nil, err
@@ -52,7 +60,14 @@ func Bind[Req, Resp any](name string, fn func(context.Context, *Req) (*Resp, err
 				return nil, err
 			}
 		}
-		return fn(ctx, req)
+		return req, nil
+	}
+	a.call = func(ctx context.Context, m map[string]any) (any, error) {
+		req, err := a.decode(m)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, req.(*Req))
 	}
 	for _, o := range opts {
 		o(&a)
@@ -66,6 +81,10 @@ func (a Action) Call(ctx context.Context, params map[string]any) (any, error) {
 	defer cancel()
 	return a.call(ctx, params)
 }
+
+// Decode decodes and validates parameters without calling the handler
+// (fuzzing, docs).
+func (a Action) Decode(params map[string]any) (any, error) { return a.decode(params) }
 
 // Params lists the wire names of the action's parameters and whether each is
 // required (for docs and their drift test).
