@@ -104,6 +104,9 @@ type Engine struct {
 	// sessions it accepts: a test on a shared server must never touch
 	// sessions it did not create.
 	scope func(*Process) bool
+	// stallKill, when set (tests only), delays the KILL of a thread id by
+	// the duration it returns, as a stalled KILL would.
+	stallKill func(id uint64) time.Duration
 }
 
 // NewEngine builds an engine; call Run to start enforcement.
@@ -521,7 +524,7 @@ func (e *Engine) node(instanceID, nodeID string) (*node, error) {
 	return nil, fmt.Errorf("%w: %s", ErrUnknownNode, nodeID)
 }
 
-// read reads a node's whole processlist without killgate's own connections.
+// readForAPI reads a node's whole processlist without killgate's own connections.
 func (n *node) readForAPI(ctx context.Context) ([]Process, string, error) {
 	c, server, err := n.conn(ctx)
 	if err != nil {
@@ -580,10 +583,13 @@ func (e *Engine) Preview(ctx context.Context, instanceID string, f Filter) ([]Pr
 	return out, nil
 }
 
-// KillThreads kills the given thread ids on a node (manual kill). With
-// recheck, each id is looked up first and skipped when absent; protected and
-// system sessions and killgate's own connections are never killed. Each
-// attempt is recorded in the history with source and taskID when record is true.
+// KillThreads kills the given thread ids on a node (manual kill). Every id is
+// looked up first in one read and skipped (gone) when absent, whatever
+// recheck says: DBbrain's RecordHistory=false promises speed by skipping
+// that check, but killing an id we have not just seen risks a reused id, and
+// the read costs one query for up to 100 ids. Protected and system sessions
+// and killgate's own connections are never killed. Each attempt is recorded
+// in the history with source and taskID when record is true.
 func (e *Engine) KillThreads(ctx context.Context, instanceID, nodeID string, ids []uint64, recheck, record bool, source, taskID string) ([]KillResult, error) {
 	n, err := e.node(instanceID, nodeID)
 	if err != nil {
@@ -617,12 +623,12 @@ func (e *Engine) KillProcesses(ctx context.Context, instanceID, nodeID string, p
 	return e.killAndRecord(ctx, n, reqs, true, true, source, taskID)
 }
 
-func (e *Engine) killAndRecord(ctx context.Context, n *node, reqs []manualKill, recheck, record bool, source, taskID string) ([]KillResult, error) {
+func (e *Engine) killAndRecord(ctx context.Context, n *node, reqs []manualKill, _, record bool, source, taskID string) ([]KillResult, error) {
 	if len(reqs) == 0 {
 		return nil, nil
 	}
 	start := time.Now()
-	res, err := n.killMany(ctx, reqs, recheck)
+	res, err := n.killMany(ctx, reqs)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func (v *victim) info() string {
 	if v.mode == "idle" {
 		return ""
 	}
-	return v.query
+	return strings.TrimLeft(v.query, infoSpace) // the server may drop leading whitespace
 }
 
 func (v *victim) String() string {
@@ -139,9 +140,15 @@ func startVictim(t testing.TB, lk *lockHolder, s victimSpec) *victim {
 			v.done <- err
 		}()
 		waitFor(t, 5*time.Second, func() bool {
+			select {
+			case err := <-v.done: // already killed (a task was active before it started)
+				v.done <- err
+				return true
+			default:
+			}
 			var cmd, info sql.NullString
 			err := fx.root.QueryRow("SELECT COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID = ?", v.id).Scan(&cmd, &info)
-			return err == nil && info.String == v.query
+			return err == nil && strings.TrimLeft(info.String, infoSpace) == v.info()
 		}, "victim %s to start its statement", s.name)
 	}
 	return v

@@ -4,20 +4,31 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"go.uber.org/zap"
 )
 
-// startKill hands a confirmed victim to a kill slot without waiting: it
-// returns false when every slot is busy (slow KILLs), so the poller never
-// blocks behind a stalled KILL and never issues a second KILL for an id whose
-// first one is still in flight.
+// Kill slots. KillConcurrency KILLs run at once; a KILL still running after
+// slowKill gives its slot back (it keeps running on its own connection, up to
+// KillTimeout), so that MariaDB's ~2 s stalls on SLEEP() victims never hold
+// up the prompt KILLs queued behind them. At most stalledFactor ×
+// KillConcurrency KILLs are in flight in all.
+const (
+	slowKill      = 100 * time.Millisecond
+	stalledFactor = 4
+)
+
+// startKill hands a confirmed victim to a kill slot, waiting for one until
+// ctx ends (the poller passes a deadline of its next poll). It returns false
+// when no slot came free in time: the victim is re-read at the next poll. An
+// id whose KILL is still in flight is never killed twice.
 func (n *node) startKill(ctx context.Context, p Process, seen time.Time) bool {
 	select {
 	case n.sem <- struct{}{}:
-	default:
+	case <-ctx.Done():
 		return false
 	}
 	n.inflightMu.Lock()
@@ -29,16 +40,66 @@ func (n *node) startKill(ctx context.Context, p Process, seen time.Time) bool {
 	n.inflight[p.ID] = struct{}{}
 	n.inflightMu.Unlock()
 	kctx := context.WithoutCancel(ctx) // a started KILL finishes (bounded by KillTimeout) even on stop
+	slot := n.hedge()
 	n.e.kills.Go(func() {
 		defer func() {
+			slot.done()
 			n.inflightMu.Lock()
 			delete(n.inflight, p.ID)
 			n.inflightMu.Unlock()
-			<-n.sem
 		}()
 		n.killForTask(kctx, p, seen)
 	})
 	return true
+}
+
+// killSlot is one acquired kill slot whose KILL is running.
+type killSlot struct {
+	n        *node
+	mu       sync.Mutex
+	released bool // the slot is back in the semaphore
+	stalled  bool // counted in n.stalled
+	timer    *time.Timer
+}
+
+// hedge arms the stall timer on a slot the caller has just acquired: after
+// slowKill the slot goes back to the semaphore (unless too many KILLs are
+// stalled already) while the KILL keeps running.
+func (n *node) hedge() *killSlot {
+	s := &killSlot{n: n}
+	s.timer = time.AfterFunc(slowKill, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.released {
+			return
+		}
+		if n.stalled.Add(1) > int64(stalledFactor-1)*int64(cap(n.sem)) {
+			n.stalled.Add(-1)
+			return
+		}
+		s.stalled = true
+		s.release()
+	})
+	return s
+}
+
+func (s *killSlot) release() {
+	if !s.released {
+		s.released = true
+		<-s.n.sem
+	}
+}
+
+// done ends the KILL: the slot (if still held) and the stalled count go back.
+func (s *killSlot) done() {
+	s.timer.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stalled {
+		s.n.stalled.Add(-1)
+		s.stalled = false
+	}
+	s.release()
 }
 
 // killForTask kills one session for the oldest task that still matches it,
@@ -76,6 +137,15 @@ func (n *node) execKill(ctx context.Context, id uint64) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.e.cfg.KillTimeout)
 	defer cancel()
+	if h := n.e.stallKill; h != nil { // tests: a KILL that stalls like MariaDB's on SLEEP()
+		if d := h(id); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
 	_, err = kdb.ExecContext(ctx, "KILL /* killgate */ CONNECTION "+strconv.FormatUint(id, 10))
 	return err
 }
@@ -123,7 +193,7 @@ type manualKill struct {
 
 // killMany re-reads the requested ids in one query, decides each one and
 // runs the permitted KILLs concurrently over the node's kill slots.
-func (n *node) killMany(ctx context.Context, reqs []manualKill, recheck bool) ([]KillResult, error) {
+func (n *node) killMany(ctx context.Context, reqs []manualKill) ([]KillResult, error) {
 	c, server, err := n.conn(ctx)
 	if err != nil {
 		n.setHealth(err)
@@ -150,15 +220,11 @@ func (n *node) killMany(ctx context.Context, reqs []manualKill, recheck bool) ([
 	for i, r := range reqs {
 		p, ok := byID[r.want.ID]
 		switch {
-		case !ok && (recheck || r.compare):
+		case !ok:
+			// Not in the read just made: gone. Never KILL an id we have not
+			// seen, whatever recheck says: it could be reused at any moment.
 			res[i] = KillResult{Process: r.want, Outcome: OutcomeGone}
 			continue
-		case !ok:
-			p = r.want
-			if IsOwnConnection(server, p.ID) {
-				res[i] = KillResult{Process: p, Outcome: OutcomeSkipped, Error: "not killed: " + ExclOwn}
-				continue
-			}
 		case r.compare && (p.User != r.want.User || p.Host != r.want.Host || p.Info != r.want.Info):
 			res[i] = KillResult{Process: p, Outcome: OutcomeChanged, Error: "thread id now belongs to another session or statement"}
 			continue
@@ -175,8 +241,9 @@ func (n *node) killMany(ctx context.Context, reqs []manualKill, recheck bool) ([
 			continue
 		}
 		pending++
+		slot := n.hedge()
 		go func() {
-			defer func() { <-n.sem; done <- struct{}{} }()
+			defer func() { slot.done(); done <- struct{}{} }()
 			o, msg := classifyKill(n.execKill(ctx, p.ID))
 			res[i] = KillResult{Process: p, Outcome: o, Error: msg}
 		}()

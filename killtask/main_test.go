@@ -6,11 +6,14 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"go.uber.org/goleak"
 )
 
@@ -39,6 +42,7 @@ type fixture struct {
 var fx fixture
 
 func TestMain(m *testing.M) {
+	_ = mysql.SetLogger(log.New(io.Discard, "", 0)) // killed victims make the driver log EOFs
 	code := func() int {
 		if err := setupFixture(); err != nil {
 			fx.why = err.Error()
@@ -50,7 +54,11 @@ func TestMain(m *testing.M) {
 			fx.ok = true
 			defer teardownFixture()
 		}
-		return m.Run()
+		code := m.Run()
+		if testing.Verbose() {
+			fmt.Println("killtask: reaction times (task create → victim gone):", reactionSummary())
+		}
+		return code
 	}()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

@@ -59,6 +59,7 @@ type node struct {
 	sem        chan struct{} // kill slots (KillConcurrency)
 	inflightMu sync.Mutex
 	inflight   map[uint64]struct{} // thread ids with a KILL in flight
+	stalled    atomic.Int64        // KILLs past slowKill that gave their slot back
 }
 
 // prepareDSN parses a node DSN and sets explicit network timeouts. Parse
@@ -113,8 +114,11 @@ func (n *node) pools() (*sql.DB, *sql.DB, error) {
 		db.SetMaxOpenConns(4)
 		db.SetMaxIdleConns(2)
 		db.SetConnMaxIdleTime(time.Minute)
+		// The semaphore admits KillConcurrency prompt KILLs; a stalled one
+		// gives its slot back (see startKill) but keeps its connection, so
+		// the pool has room for stalled KILLs beside the prompt ones.
 		k := n.e.cfg.KillConcurrency
-		kdb.SetMaxOpenConns(k)
+		kdb.SetMaxOpenConns(k * stalledFactor)
 		kdb.SetMaxIdleConns(k)
 		kdb.SetConnMaxIdleTime(time.Minute)
 		n.db, n.killDB = db, kdb

@@ -24,9 +24,9 @@ func (n *node) run(ctx context.Context) {
 		case <-timer.C:
 		}
 		failures := n.tick(ctx)
-		// Back off while the node fails, bounded to two extra intervals so
+		// Back off while the node fails, by one interval at most, so
 		// enforcement resumes within two intervals of the node returning.
-		delay := interval + time.Duration(min(failures, 2))*interval
+		delay := interval + time.Duration(min(failures, 1))*interval
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
@@ -113,6 +113,11 @@ func (n *node) tick(ctx context.Context) int {
 	for i := range now {
 		byID[now[i].ID] = &now[i]
 	}
+	// Wait for kill slots until the next poll is due: prompt KILLs free
+	// their slots in well under a millisecond and stalled ones give theirs
+	// back after slowKill, so a burst drains at the pool's pace.
+	kctx, kcancel := context.WithDeadline(ctx, start.Add(e.cfg.PollInterval))
+	defer kcancel()
 	for i := range cands {
 		c := &cands[i]
 		p, ok := byID[c.p.ID]
@@ -125,8 +130,8 @@ func (n *node) tick(ctx context.Context) int {
 		if firstMatch(tasks, p) < 0 {
 			continue
 		}
-		if !n.startKill(ctx, *p, start) {
-			break // every slot busy (slow KILLs): the rest waits for the next poll
+		if !n.startKill(kctx, *p, start) {
+			break // no slot came free before the next poll: re-read then
 		}
 	}
 	return 0
