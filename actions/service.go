@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,6 +23,8 @@ type Service struct {
 	eng *killtask.Engine
 	log *zap.Logger
 	now func() time.Time
+
+	sqlExecTTL atomic.Int64 // KillMySqlThreads SqlExecId lifetime in ns; 0 = DefaultSqlExecTTL
 }
 
 // NewService builds the action service over an engine.

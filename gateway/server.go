@@ -38,13 +38,19 @@ type Config struct {
 	Huawei      HuaweiConfig
 	Credentials []Credential
 	Registry    *actions.Registry
-	Limiter     ratelimit.Allower // per (SecretId, Action); nil = unlimited
-	Log         *zap.Logger
-	Now         func() time.Time // default time.Now
+	// Service serves the Huawei door (mounted when Huawei.ProjectID and
+	// Service are both set).
+	Service *actions.Service
+	Limiter ratelimit.Allower // per (SecretId, Action); nil = unlimited
+	Log     *zap.Logger
+	Now     func() time.Time // default time.Now
 	// SkewWindow is the accepted clock difference for signatures (300 s).
 	SkewWindow time.Duration
 	// Extra lets other doors (Huawei, ops) add routes to the same engine.
 	Extra []func(*gin.Engine)
+	// Requests, when set, is told about every request as its access line is
+	// written (metrics).
+	Requests RequestObserver
 	// Secrets are redacted from every log line the gateway writes, in
 	// addition to the credentials' secret keys (Huawei tokens and SKs, DSN
 	// passwords): defence in depth should a cause or a panic carry one.
@@ -86,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 		s.creds[c.SecretID] = c
 	}
 	var pairs []string
-	for _, sec := range append(slices.Clone(cfg.Secrets), keys(s.creds)...) {
+	for _, sec := range append(append(slices.Clone(cfg.Secrets), keys(s.creds)...), huaweiSecrets(cfg.Huawei)...) {
 		if len(sec) >= 4 {
 			pairs = append(pairs, sec, "[REDACTED]")
 		}
@@ -97,6 +103,12 @@ func New(cfg Config) (*Server, error) {
 	e.HandleMethodNotAllowed = false
 	e.Use(s.accessLog, s.recover)
 	e.Any("/", s.tencent)
+	if cfg.Huawei.ProjectID != "" && cfg.Service != nil {
+		if err := validateHuawei(cfg.Huawei); err != nil {
+			return nil, err
+		}
+		s.mountHuawei(e)
+	}
 	for _, add := range cfg.Extra {
 		add(e)
 	}
@@ -182,6 +194,9 @@ func (s *Server) accessLog(c *gin.Context) {
 		fields = append(fields, zap.String(fError, s.redact.Replace(ri.Err.Error())))
 	}
 	s.log.Info("request", fields...)
+	if s.cfg.Requests != nil {
+		s.cfg.Requests.Request(ri.Door, ri.Action, ri.Code, time.Since(start))
+	}
 }
 
 // recover turns a panic anywhere below into the door's error answer: an
@@ -211,6 +226,10 @@ func (s *Server) recover(c *gin.Context) {
 }
 
 func (s *Server) notFound(c *gin.Context) {
+	if strings.HasPrefix(c.Request.URL.Path, "/v3/") {
+		s.huaweiNotFound(c)
+		return
+	}
 	ri := info(c)
 	ri.Door = "none"
 	ri.Code = "NotFound"

@@ -135,6 +135,7 @@ func NewEngine(cfg Config, store *Store, instances []InstanceConfig, log *zap.Lo
 		instances: map[string]*instance{}, tasks: map[string][]*Task{},
 		hist: newHistoryWriter(store, log),
 	}
+	e.hist.obs = func() Observer { return e.obs }
 	for _, ic := range instances {
 		if ic.ID == "" {
 			return nil, errors.New("killtask: instance without id")
@@ -642,6 +643,8 @@ func (e *Engine) killAndRecord(ctx context.Context, n *node, reqs []manualKill, 
 	if record {
 		if err := e.store.AddKillRecords(context.WithoutCancel(ctx), recs); err != nil {
 			e.log.Error("writing kill history failed", zap.Int("rows", len(recs)), zap.Error(err))
+		} else {
+			e.obs.HistoryWritten(len(recs))
 		}
 	}
 	return res, nil

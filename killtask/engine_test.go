@@ -792,6 +792,7 @@ type countingObserver struct {
 }
 
 func (o *countingObserver) PollDone(string, string, time.Duration, error) { o.polls.Add(1) }
+func (o *countingObserver) HistoryWritten(int)                            {}
 func (o *countingObserver) Killed(_, _ string, out Outcome, _ time.Duration) {
 	if out == OutcomeKilled {
 		o.kills.Add(1)

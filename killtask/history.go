@@ -18,6 +18,7 @@ const (
 
 // historyWriter writes task kill records in batches from one goroutine.
 type historyWriter struct {
+	obs     func() Observer // the engine's observer, read at each flush
 	store   *Store
 	log     *zap.Logger
 	ch      chan KillRecord
@@ -65,6 +66,7 @@ func (h *historyWriter) run() {
 			}
 		} else {
 			h.written.Add(int64(len(batch)))
+			h.obs().HistoryWritten(len(batch))
 		}
 		batch = batch[:0]
 	}

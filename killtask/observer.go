@@ -10,6 +10,8 @@ type Observer interface {
 	// Killed reports one task kill attempt and its reaction time: from the
 	// start of the poll that saw the session to the KILL's return.
 	Killed(instanceID, nodeID string, outcome Outcome, reaction time.Duration)
+	// HistoryWritten reports rows committed to the kill history.
+	HistoryWritten(rows int)
 }
 
 // NopObserver ignores everything; it is the default.
@@ -20,3 +22,6 @@ func (NopObserver) PollDone(string, string, time.Duration, error) {}
 
 // Killed implements Observer.
 func (NopObserver) Killed(string, string, Outcome, time.Duration) {}
+
+// HistoryWritten implements Observer.
+func (NopObserver) HistoryWritten(int) {}

@@ -65,4 +65,21 @@ var migrations = []string{
 		summary     {{text}} NOT NULL
 	)`,
 	`CREATE INDEX idx_intelligent_node ON intelligent_tasks (instance_id, node_id, created_ms)`,
+	// 12-14: scale-out (docs/scale-out.md). One lease row per instance node:
+	// the replica that owns the node's enforcement until expires_ms (store
+	// clock, milliseconds). One heartbeat row per running replica, to share
+	// the nodes out. The replica that made each kill-history row.
+	`CREATE TABLE IF NOT EXISTS node_leases (
+		node_key    VARCHAR(191) NOT NULL PRIMARY KEY,
+		owner       VARCHAR(128) NOT NULL,
+		expires_ms  BIGINT NOT NULL,
+		acquired_ms BIGINT NOT NULL DEFAULT 0,
+		renewals    BIGINT NOT NULL DEFAULT 0
+	)`,
+	`CREATE TABLE IF NOT EXISTS replicas (
+		id         VARCHAR(128) NOT NULL PRIMARY KEY,
+		started_ms BIGINT NOT NULL,
+		expires_ms BIGINT NOT NULL
+	)`,
+	`ALTER TABLE kill_records ADD COLUMN replica VARCHAR(128) NOT NULL DEFAULT ''`,
 }

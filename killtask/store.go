@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -23,8 +24,21 @@ type StoreConfig struct {
 // Store persists tasks, the kill history, two-stage kills and intelligent-kill
 // tasks in SQLite or MySQL through one schema.
 type Store struct {
-	db     *sqlx.DB
-	driver string
+	db      *sqlx.DB
+	driver  string
+	replica atomic.Pointer[string] // written into kill_records.replica (see SetReplica)
+}
+
+// SetReplica sets the replica id written into every kill-history row this
+// store writes from now on (the engine sets its own; "" by default).
+func (s *Store) SetReplica(id string) { s.replica.Store(&id) }
+
+// Replica returns the id set by SetReplica.
+func (s *Store) Replica() string {
+	if p := s.replica.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // OpenStore opens the store and applies pending migrations.
@@ -150,9 +164,9 @@ func (s *Store) migrate(ctx context.Context) error {
 func isAlreadyExists(err error) bool {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return me.Number == 1050 || me.Number == 1061 // table exists, duplicate key name
+		return me.Number == 1050 || me.Number == 1060 || me.Number == 1061 // table exists, duplicate column name, duplicate key name
 	}
-	return strings.Contains(err.Error(), "already exists")
+	return strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "duplicate column name")
 }
 
 func isDuplicate(err error) bool {
@@ -436,24 +450,25 @@ func (s *Store) AddKillRecords(ctx context.Context, recs []KillRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	replica := s.Replica()
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		const chunk = 200
 		for start := 0; start < len(recs); start += chunk {
 			end := min(start+chunk, len(recs))
 			var b strings.Builder
-			b.WriteString(`INSERT INTO kill_records (` + recordCols + `) VALUES `)
-			args := make([]any, 0, (end-start)*16)
+			b.WriteString(`INSERT INTO kill_records (` + recordCols + `, replica) VALUES `)
+			args := make([]any, 0, (end-start)*17)
 			for i, r := range recs[start:end] {
 				if i > 0 {
 					b.WriteByte(',')
 				}
-				b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+				b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 				at := r.KilledAt
 				if at.IsZero() {
 					at = time.Now()
 				}
 				args = append(args, r.Source, r.TaskID, r.InstanceID, r.NodeID, r.Product, r.ThreadID,
-					r.User, r.Host, r.DB, r.Command, r.Time, r.State, r.Info, string(r.Outcome), r.Error, ms(at))
+					r.User, r.Host, r.DB, r.Command, r.Time, r.State, r.Info, string(r.Outcome), r.Error, ms(at), replica)
 			}
 			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 				return err

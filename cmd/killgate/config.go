@@ -24,6 +24,7 @@ type Config struct {
 	History     HistoryConfig      `yaml:"history"`
 	RateLimit   RateLimitConfig    `yaml:"ratelimit"`
 	Log         LogConfig          `yaml:"log"`
+	Ops         OpsConfig          `yaml:"ops"`
 }
 
 // StoreConfig says where tasks and history live.
@@ -94,6 +95,12 @@ type LogConfig struct {
 	Format string `yaml:"format"` // json | console
 }
 
+// OpsConfig sets the operator endpoints (/metrics, /healthz, /readyz).
+type OpsConfig struct {
+	Listen  string `yaml:"listen"`  // separate listener for them; "" = the main listener
+	Metrics bool   `yaml:"metrics"` // serve /metrics (default true)
+}
+
 // defaultConfig returns the values used for keys the file leaves out.
 func defaultConfig() Config {
 	return Config{
@@ -106,6 +113,7 @@ func defaultConfig() Config {
 		History:   HistoryConfig{MaxAge: 30 * 24 * time.Hour, MaxRows: 1_000_000},
 		RateLimit: RateLimitConfig{PerSecond: 20, Burst: 20},
 		Log:       LogConfig{Level: "info", Format: "json"},
+		Ops:       OpsConfig{Metrics: true},
 	}
 }
 
@@ -294,6 +302,9 @@ func (c *Config) validate() error {
 	case "json", "console":
 	default:
 		bad("log.format must be json or console")
+	}
+	if c.Ops.Listen != "" && c.Ops.Listen == c.Listen {
+		bad("ops.listen must differ from listen (leave it empty to serve ops endpoints on the main listener)")
 	}
 	return errors.Join(errs...)
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/go-sql-driver/mysql"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -110,6 +111,28 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		return err
 	}
 	svc := actions.NewService(eng, log.Named("actions"))
+	registry := actions.NewRegistry(svc.Actions())
+	// Ops endpoints and metrics (docs/operations.md).
+	var (
+		metrics *gateway.Metrics
+		reqObs  gateway.RequestObserver
+		gw      *gateway.Server
+	)
+	if cfg.Ops.Metrics {
+		var ids []string
+		for _, in := range cfg.Instances {
+			ids = append(ids, in.ID)
+		}
+		metrics = gateway.NewMetrics(gateway.MetricsConfig{Actions: registry.Names(), Instances: ids, Store: store, Version: version})
+		eng.SetObserver(metrics)
+		reqObs = metrics
+	}
+	ops := gateway.NewOps(gateway.OpsConfig{Store: store, Instances: eng.Instances, Metrics: metrics,
+		Log: log.Named("ops"), Redact: func(s string) string { return gw.Redact(s) }})
+	var extra []func(*gin.Engine)
+	if cfg.Ops.Listen == "" {
+		extra = append(extra, ops.Mount)
+	}
 	limiter := ratelimit.New(ratelimit.Config{
 		PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst,
 		MaxKeys: 100_000, IdleTTL: 10 * time.Minute,
@@ -125,13 +148,15 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		secrets = append(secrets, k.SK)
 	}
 	secrets = append(secrets, dsnPasswords(cfg)...)
-	gw, err := gateway.New(gateway.Config{
+	gw, err = gateway.New(gateway.Config{
 		Huawei:      hw,
 		Secrets:     secrets,
 		Credentials: creds,
-		Registry:    actions.NewRegistry(svc.Actions()),
+		Registry:    registry,
 		Limiter:     limiter,
 		Log:         log.Named("access"),
+		Extra:       extra,
+		Requests:    reqObs,
 	})
 	if err != nil {
 		return err
@@ -141,6 +166,15 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		return err
 	}
 	srv := gateway.NewHTTPServer(cfg.Listen, gw.Handler())
+	var opsLn net.Listener
+	opsSrv := gateway.NewHTTPServer(cfg.Ops.Listen, ops.Handler())
+	if cfg.Ops.Listen != "" {
+		if opsLn, err = net.Listen("tcp", cfg.Ops.Listen); err != nil {
+			ln.Close()
+			return fmt.Errorf("ops.listen: %w", err)
+		}
+		log.Info("ops endpoints listening", zap.String("addr", opsLn.Addr().String()))
+	}
 	log.Info("killgate listening", zap.String("addr", ln.Addr().String()), zap.String("version", version),
 		zap.String("store", cfg.Store.Driver), zap.Int("instances", len(cfg.Instances)))
 	if ready != nil {
@@ -157,6 +191,14 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		}
 		return nil
 	})
+	if opsLn != nil {
+		g.Go(func() error {
+			if err := opsSrv.Serve(opsLn); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	<-ctx.Done()
 	log.Info("shutting down: draining requests")
 	// Drain in-flight requests first (they may still create tasks), then stop
@@ -166,6 +208,9 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		log.Warn("http shutdown", zap.Error(err))
+	}
+	if err := opsSrv.Shutdown(shutCtx); err != nil {
+		log.Warn("ops http shutdown", zap.Error(err))
 	}
 	stopEngine()
 	err = g.Wait()

@@ -57,6 +57,11 @@ type Options struct {
 	StorePath   string                    // default: a temp file
 	Now         func() time.Time
 	Extra       []func(*gin.Engine)
+	// Huawei configures the Huawei door (mounted when ProjectID is set).
+	Huawei gateway.HuaweiConfig
+	// Scope, when set, limits every kill and intelligent-kill read of the
+	// engine to the sessions it accepts (killtask.Engine.SetTestScope).
+	Scope func(*killtask.Process) bool
 }
 
 // Stack is a running killgate.
@@ -101,11 +106,15 @@ func Start(t testing.TB, o Options) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.Scope != nil {
+		eng.SetTestScope(o.Scope)
+	}
 	svc := actions.NewService(eng, log.Named("actions"))
 	reg := actions.NewRegistry(svc.Actions())
 	gw, err := gateway.New(gateway.Config{
 		Credentials: o.Credentials, Registry: reg, Limiter: ratelimit.New(o.RateLimit),
 		Log: log.Named("access"), Now: o.Now, Extra: o.Extra,
+		Huawei: o.Huawei, Service: svc,
 	})
 	if err != nil {
 		t.Fatal(err)

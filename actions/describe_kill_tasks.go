@@ -1,0 +1,148 @@
+package actions
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"killgate/killtask"
+)
+
+// DescribeKillTasksRequest is killgate's DescribeKillTasks input.
+type DescribeKillTasksRequest struct {
+	InstanceId string `json:"InstanceId"`
+	TaskId     string `json:"TaskId"`
+	Status     string `json:"Status"`
+	Offset     int64  `json:"Offset"`
+	Limit      *int64 `json:"Limit"`
+}
+
+// KillTaskInfo is one kill task as DescribeKillTasks shows it. The filter
+// fields carry CreateKillTask's names; Infos always lists the statement
+// prefixes, and Info is set too when there is exactly one.
+type KillTaskInfo struct {
+	TaskId     string   `json:"TaskId"`
+	InstanceId string   `json:"InstanceId"`
+	Product    string   `json:"Product"`
+	Host       string   `json:"Host"`
+	DB         string   `json:"DB"`
+	Command    string   `json:"Command"`
+	Info       string   `json:"Info"`
+	Infos      []string `json:"Infos"`
+	User       string   `json:"User"`
+	Time       int64    `json:"Time"`
+	Duration   int64    `json:"Duration"`
+	Status     string   `json:"Status"`
+	CreateTime string   `json:"CreateTime"`
+	ExpireTime *string  `json:"ExpireTime,omitempty"` // absent for Duration -1
+	EndTime    *string  `json:"EndTime,omitempty"`    // absent while Running
+	KillCount  int64    `json:"KillCount"`
+	LastError  string   `json:"LastError"`
+	Creator    string   `json:"Creator"`
+}
+
+// DescribeKillTasksResponse is its output.
+type DescribeKillTasksResponse struct {
+	Tasks      []KillTaskInfo `json:"Tasks"`
+	TotalCount int64          `json:"TotalCount"`
+}
+
+const (
+	defaultPageLimit = 20
+	maxPageLimit     = 100
+	// timeLayout is the API's time format: ISO 8601 in UTC with an explicit
+	// offset, as DescribeProxySessionKillTasks shows ("2020-09-22T00:00:00+00:00").
+	timeLayout = "2006-01-02T15:04:05-07:00"
+)
+
+// Validate checks the paging and the status.
+func (r *DescribeKillTasksRequest) Validate() error {
+	switch killtask.Status(r.Status) {
+	case "", killtask.StatusRunning, killtask.StatusFinished, killtask.StatusCancelled:
+	default:
+		return E(InvalidParameterValue, "The parameter `Status` must be Running, Finished or Cancelled; got `%s`.", r.Status)
+	}
+	return checkPage(r.Offset, r.Limit)
+}
+
+// checkPage validates Offset (>= 0) and Limit (1..100).
+func checkPage(offset int64, limit *int64) error {
+	if offset < 0 || offset > 1<<31 {
+		return E(InvalidParameterValue, "The parameter `Offset` must be 0 or more; got %d.", offset)
+	}
+	if limit != nil && (*limit < 1 || *limit > maxPageLimit) {
+		return E(InvalidParameterValue, "The parameter `Limit` must be 1 to %d; got %d.", maxPageLimit, *limit)
+	}
+	return nil
+}
+
+func pageLimit(limit *int64) int {
+	if limit == nil {
+		return defaultPageLimit
+	}
+	return int(*limit)
+}
+
+// DescribeKillTasks lists kill tasks, newest first. A caller scoped to some
+// instances sees only theirs.
+func (s *Service) DescribeKillTasks(ctx context.Context, r *DescribeKillTasksRequest) (*DescribeKillTasksResponse, error) {
+	scope, err := s.listScope(ctx, r.InstanceId)
+	if err != nil {
+		return nil, err
+	}
+	tasks, total, err := s.eng.Store().ListTasksIn(ctx, killtask.TaskQuery{
+		InstanceID: r.InstanceId, TaskID: r.TaskId, Status: killtask.Status(r.Status),
+		Offset: int(r.Offset), Limit: pageLimit(r.Limit),
+	}, scope, s.now())
+	if err != nil {
+		return nil, engineError(err, "Listing the kill tasks")
+	}
+	out := &DescribeKillTasksResponse{Tasks: make([]KillTaskInfo, 0, len(tasks)), TotalCount: total}
+	for i := range tasks {
+		out.Tasks = append(out.Tasks, taskInfo(&tasks[i]))
+	}
+	return out, nil
+}
+
+func taskInfo(t *killtask.Task) KillTaskInfo {
+	ti := KillTaskInfo{
+		TaskId: t.ID, InstanceId: t.InstanceID, Product: t.Product,
+		Host: t.Filter.Host, DB: strings.Join(t.Filter.DBs, ","), Command: strings.Join(t.Filter.Commands, ","),
+		Infos: append([]string{}, t.Filter.Infos...), User: t.Filter.User, Time: t.Filter.MinTime,
+		Duration: t.Duration, Status: string(t.Status), CreateTime: formatTime(t.CreatedAt),
+		KillCount: t.Kills, LastError: t.LastError, Creator: t.Creator,
+	}
+	if len(t.Filter.Infos) == 1 {
+		ti.Info = t.Filter.Infos[0]
+	}
+	if !t.ExpiresAt.IsZero() {
+		ti.ExpireTime = new(formatTime(t.ExpiresAt))
+	}
+	if !t.EndedAt.IsZero() {
+		ti.EndTime = new(formatTime(t.EndedAt))
+	}
+	return ti
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// listScope returns the instance restriction of a listing: nil for a caller
+// that may see every instance, the caller's instances otherwise. A given
+// InstanceId must be configured and within the caller's scope.
+func (s *Service) listScope(ctx context.Context, instanceID string) ([]string, error) {
+	c := CallerFrom(ctx)
+	if instanceID != "" {
+		if _, ok := s.eng.Instance(instanceID); !ok {
+			return nil, E(InvalidParameterValue, "The instance `%s` in parameter `InstanceId` is not managed by this killgate.", instanceID)
+		}
+		if !c.MayUse(instanceID) {
+			return nil, E(UnauthorizedOperation, "The credential may not act on instance `%s`.", instanceID)
+		}
+		return nil, nil
+	}
+	if len(c.Instances) == 0 || slices.Contains(c.Instances, "*") {
+		return nil, nil
+	}
+	return append([]string{}, c.Instances...), nil
+}

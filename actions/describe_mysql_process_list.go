@@ -1,0 +1,305 @@
+package actions
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"killgate/killtask"
+)
+
+// StatDimension is one requested statistic (the SDK's StatDimension).
+type StatDimension struct {
+	Dimension string   `json:"Dimension" kg:"required"`
+	Data      []string `json:"Data"`
+}
+
+// DescribeMySqlProcessListRequest is DBbrain 2021-05-27
+// DescribeMySqlProcessList's input.
+type DescribeMySqlProcessListRequest struct {
+	InstanceId     string          `json:"InstanceId" kg:"required"`
+	ID             uint64          `json:"ID"`
+	User           string          `json:"User"`
+	Host           string          `json:"Host"`
+	DB             string          `json:"DB"`
+	State          string          `json:"State"`
+	Command        string          `json:"Command"`
+	Time           uint64          `json:"Time"`
+	Info           string          `json:"Info"`
+	Limit          *uint64         `json:"Limit"`
+	Product        string          `json:"Product"`
+	StatDimensions []StatDimension `json:"StatDimensions"`
+}
+
+// MySqlProcess is one session, typed exactly as the Go SDK's MySqlProcess:
+// every field is a string (Time in seconds, decimal); SqlType may be absent.
+type MySqlProcess struct {
+	ID      string  `json:"ID"`
+	User    string  `json:"User"`
+	Host    string  `json:"Host"`
+	DB      string  `json:"DB"`
+	State   string  `json:"State"`
+	Command string  `json:"Command"`
+	Time    string  `json:"Time"`
+	Info    string  `json:"Info"`
+	SqlType *string `json:"SqlType,omitempty"`
+}
+
+// StatisticDataInfo is the SDK's StatisticDataInfo.
+type StatisticDataInfo struct {
+	Name    string  `json:"Name"`
+	TimeAvg float64 `json:"TimeAvg"`
+	TimeSum float64 `json:"TimeSum"`
+	Count   int64   `json:"Count"`
+}
+
+// StatisticInfo is the SDK's StatisticInfo.
+type StatisticInfo struct {
+	Dimension string              `json:"Dimension"`
+	Data      []StatisticDataInfo `json:"Data"`
+}
+
+// DescribeMySqlProcessListResponse is its output. Statistics is present only
+// when StatDimensions was sent.
+type DescribeMySqlProcessListResponse struct {
+	ProcessList []MySqlProcess  `json:"ProcessList"`
+	Statistics  []StatisticInfo `json:"Statistics,omitempty"`
+}
+
+const (
+	defaultProcessLimit = 20
+	maxProcessLimit     = 10000
+	maxStatDimensions   = 10
+	dimensionSqlTag     = "SqlTag"
+)
+
+// processListProducts are the Product values DescribeMySqlProcessList
+// accepts; mariadb is an alias of mysql.
+var processListProducts = []string{"mysql", "mariadb", "cynosdb"}
+
+// Validate checks values that do not need the engine.
+func (r *DescribeMySqlProcessListRequest) Validate() error {
+	if r.Limit != nil && (*r.Limit == 0 || *r.Limit > maxProcessLimit) {
+		return E(InvalidParameterValue, "The parameter `Limit` must be 1 to %d; got %d.", maxProcessLimit, *r.Limit)
+	}
+	if len(r.StatDimensions) > maxStatDimensions {
+		return E(InvalidParameterValue, "The parameter `StatDimensions` has more than %d items.", maxStatDimensions)
+	}
+	for i, d := range r.StatDimensions {
+		if d.Dimension != dimensionSqlTag {
+			return E(InvalidParameterValue, "The parameter `StatDimensions.%d.Dimension` must be `%s`; got `%s`.", i, dimensionSqlTag, d.Dimension)
+		}
+		for j, c := range d.Data {
+			if _, ok := ParseTagCond(c); !ok {
+				return E(InvalidParameterValue, "The parameter `StatDimensions.%d.Data.%d` must be `key` or `key=value`; got `%s`.", i, j, c)
+			}
+		}
+	}
+	return nil
+}
+
+// productAlias maps the accepted Product spellings to the configured
+// product, checking the value first.
+func productAlias(product string, accepted []string) (string, error) {
+	if product == "" {
+		return "", nil
+	}
+	if !slices.Contains(accepted, product) {
+		return "", E(InvalidParameterValue, "The parameter `Product` must be one of %v; got `%s`.", accepted, product)
+	}
+	if product == "mariadb" {
+		return "mysql", nil
+	}
+	return product, nil
+}
+
+// DescribeMySqlProcessList lists the live sessions of an instance (every
+// node), without killgate's own connections, longest-running first.
+func (s *Service) DescribeMySqlProcessList(ctx context.Context, r *DescribeMySqlProcessListRequest) (*DescribeMySqlProcessListResponse, error) {
+	product, err := productAlias(r.Product, processListProducts)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := s.instance(ctx, r.InstanceId, product, mysqlProducts)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.readAll(ctx, inst)
+	if err != nil {
+		return nil, err
+	}
+	f := processFilter{
+		id: r.ID, user: r.User, host: strings.TrimSpace(r.Host), db: r.DB, state: r.State,
+		command: r.Command, minTime: r.Time, info: r.Info,
+	}
+	var matched []killtask.Process
+	for i := range ps {
+		if f.match(&ps[i]) {
+			matched = append(matched, ps[i])
+		}
+	}
+	sortProcesses(matched)
+	limit := uint64(defaultProcessLimit)
+	if r.Limit != nil {
+		limit = *r.Limit
+	}
+	out := &DescribeMySqlProcessListResponse{ProcessList: toMySqlProcesses(matched[:min(uint64(len(matched)), limit)])}
+	if len(r.StatDimensions) > 0 {
+		samples := make([]TagSample, 0, len(matched))
+		for i := range matched {
+			if tags := ParseSqlTags(matched[i].Info); tags != nil {
+				samples = append(samples, TagSample{Tags: tags, Time: matched[i].Time})
+			}
+		}
+		out.Statistics = make([]StatisticInfo, 0, len(r.StatDimensions))
+		for _, d := range r.StatDimensions {
+			conds := make([]TagCond, 0, len(d.Data))
+			for _, c := range d.Data {
+				tc, _ := ParseTagCond(c) // checked by Validate
+				conds = append(conds, tc)
+			}
+			si := StatisticInfo{Dimension: d.Dimension, Data: []StatisticDataInfo{}}
+			for _, st := range SqlTagStats(samples, conds) {
+				si.Data = append(si.Data, StatisticDataInfo{Name: st.Name, TimeAvg: st.TimeAvg, TimeSum: st.TimeSum, Count: st.Count})
+			}
+			out.Statistics = append(out.Statistics, si)
+		}
+	}
+	return out, nil
+}
+
+// readAll reads the processlist of every node of the instance.
+func (s *Service) readAll(ctx context.Context, inst killtask.InstanceConfig) ([]killtask.Process, error) {
+	nodes := []string{""}
+	if len(inst.Nodes) > 0 {
+		nodes = nodes[:0]
+		for _, n := range inst.Nodes {
+			nodes = append(nodes, n.ID)
+		}
+	}
+	var all []killtask.Process
+	for _, n := range nodes {
+		ps, err := s.eng.ProcessList(ctx, inst.ID, n)
+		if err != nil {
+			return nil, engineError(err, "Reading the processlist")
+		}
+		all = append(all, ps...)
+	}
+	return all, nil
+}
+
+// processFilter is DescribeMySqlProcessList's filter: every set field must
+// match. User, DB and Command are exact and case-insensitive; Host matches
+// the whole HOST column when it carries a port, else the client host with the
+// port stripped (case-insensitive); State and Info are case-insensitive
+// substrings; Time is a minimum.
+type processFilter struct {
+	id                    uint64
+	user, host, db, state string
+	command, info         string
+	minTime               uint64
+}
+
+func (f *processFilter) match(p *killtask.Process) bool {
+	switch {
+	case f.id != 0 && p.ID != f.id:
+		return false
+	case f.user != "" && !strings.EqualFold(p.User, f.user):
+		return false
+	case f.db != "" && !strings.EqualFold(p.DB, f.db):
+		return false
+	case f.command != "" && !strings.EqualFold(p.Command, f.command):
+		return false
+	case f.minTime != 0 && (p.Time < 0 || uint64(p.Time) < f.minTime):
+		return false
+	case f.state != "" && !containsFold(p.State, f.state):
+		return false
+	case f.info != "" && !containsFold(p.Info, f.info):
+		return false
+	}
+	if f.host != "" {
+		if killtask.ClientHost(f.host) != f.host { // has a port: whole column
+			return strings.EqualFold(p.Host, f.host)
+		}
+		return strings.EqualFold(p.ClientHost(), f.host)
+	}
+	return true
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+// sortProcesses orders sessions longest-running first, then by id.
+func sortProcesses(ps []killtask.Process) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Time != ps[j].Time {
+			return ps[i].Time > ps[j].Time
+		}
+		return ps[i].ID < ps[j].ID
+	})
+}
+
+func toMySqlProcesses(ps []killtask.Process) []MySqlProcess {
+	out := make([]MySqlProcess, len(ps))
+	for i, p := range ps {
+		out[i] = MySqlProcess{
+			ID: strconv.FormatUint(p.ID, 10), User: p.User, Host: p.Host, DB: p.DB, State: p.State,
+			Command: p.Command, Time: strconv.FormatInt(p.Time, 10), Info: p.Info, SqlType: SqlType(p.Info),
+		}
+	}
+	return out
+}
+
+// sqlTypes maps a statement's first keyword to the SqlType DBbrain shows
+// (its example answers "SQLSelectStatement").
+var sqlTypes = map[string]string{
+	"SELECT": "SQLSelectStatement", "INSERT": "SQLInsertStatement", "UPDATE": "SQLUpdateStatement",
+	"DELETE": "SQLDeleteStatement", "REPLACE": "SQLReplaceStatement", "CREATE": "SQLCreateStatement",
+	"ALTER": "SQLAlterStatement", "DROP": "SQLDropStatement", "TRUNCATE": "SQLTruncateStatement",
+	"SHOW": "SQLShowStatement", "SET": "SQLSetStatement", "CALL": "SQLCallStatement",
+	"WITH": "SQLSelectStatement", "LOAD": "SQLLoadDataStatement", "GRANT": "SQLGrantStatement",
+	"REVOKE": "SQLRevokeStatement", "KILL": "SQLKillStatement", "BEGIN": "SQLStartTransactionStatement",
+	"START": "SQLStartTransactionStatement", "COMMIT": "SQLCommitStatement", "ROLLBACK": "SQLRollbackStatement",
+	"EXPLAIN": "SQLExplainStatement", "DESC": "SQLExplainStatement", "DESCRIBE": "SQLExplainStatement",
+	"USE": "SQLUseStatement", "LOCK": "SQLLockTableStatement", "UNLOCK": "SQLUnlockTablesStatement",
+	"OPTIMIZE": "SQLOptimizeStatement", "ANALYZE": "SQLAnalyzeStatement",
+}
+
+// SqlType classifies a statement by its first keyword after leading
+// whitespace, comments and parentheses; nil when there is no statement or
+// the keyword is not one of sqlTypes.
+func SqlType(info string) *string {
+	s := info
+	for {
+		s = strings.TrimLeft(s, " \t\r\n(")
+		switch {
+		case strings.HasPrefix(s, "/*"):
+			end := strings.Index(s[2:], "*/")
+			if end < 0 {
+				return nil
+			}
+			s = s[2+end+2:]
+			continue
+		case strings.HasPrefix(s, "--"), strings.HasPrefix(s, "#"):
+			nl := strings.IndexByte(s, '\n')
+			if nl < 0 {
+				return nil
+			}
+			s = s[nl+1:]
+			continue
+		}
+		break
+	}
+	end := strings.IndexFunc(s, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') })
+	if end < 0 {
+		end = len(s)
+	}
+	t, ok := sqlTypes[strings.ToUpper(s[:end])]
+	if !ok {
+		return nil
+	}
+	return &t
+}

@@ -1,0 +1,168 @@
+package actions
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"time"
+
+	"killgate/killtask"
+)
+
+// KillMySqlThreadsRequest is DBbrain 2021-05-27 KillMySqlThreads' input.
+type KillMySqlThreadsRequest struct {
+	InstanceId    string  `json:"InstanceId" kg:"required"`
+	Stage         string  `json:"Stage" kg:"required"`
+	Threads       []int64 `json:"Threads"`
+	SqlExecId     string  `json:"SqlExecId"`
+	Product       string  `json:"Product"`
+	RecordHistory *bool   `json:"RecordHistory"`
+}
+
+// KillMySqlThreadsResponse is its output, typed as the Go SDK's
+// KillMySqlThreadsResponseParams. Threads is always present ([] when
+// nothing was killed); SqlExecId is set by Prepare only.
+type KillMySqlThreadsResponse struct {
+	Threads   []int64 `json:"Threads"`
+	SqlExecId string  `json:"SqlExecId,omitempty"`
+}
+
+// Two-stage kill limits.
+const (
+	// DefaultSqlExecTTL is how long a SqlExecId from Prepare can be
+	// committed, as DBbrain documents.
+	DefaultSqlExecTTL = 10 * time.Second
+	maxKillThreads    = 100
+	stagePrepare      = "Prepare"
+	stageCommit       = "Commit"
+)
+
+// SetSqlExecTTL changes the lifetime of SqlExecIds prepared from now on
+// (d <= 0 restores DefaultSqlExecTTL). Safe to call at any time; meant for
+// tests and operators who need a longer window.
+func (s *Service) SetSqlExecTTL(d time.Duration) { s.sqlExecTTL.Store(int64(d)) }
+
+func (s *Service) execTTL() time.Duration {
+	if d := time.Duration(s.sqlExecTTL.Load()); d > 0 {
+		return d
+	}
+	return DefaultSqlExecTTL
+}
+
+// Validate checks the stage and the parameters that belong to it.
+func (r *KillMySqlThreadsRequest) Validate() error {
+	switch r.Stage {
+	case stagePrepare:
+		if r.SqlExecId != "" {
+			return E(InvalidParameterValue, "The parameter `SqlExecId` belongs to Stage `Commit`; Prepare takes `Threads`.")
+		}
+		if r.Threads == nil {
+			return E(MissingParameter, "The request is missing a required parameter `Threads` (Stage `Prepare`).")
+		}
+		ids, err := threadIDs(r.Threads)
+		if err != nil {
+			return err
+		}
+		r.Threads = ids
+	case stageCommit:
+		if r.Threads != nil {
+			return E(InvalidParameterValue, "The parameter `Threads` belongs to Stage `Prepare`; Commit takes `SqlExecId`.")
+		}
+		if r.SqlExecId == "" {
+			return E(MissingParameter, "The request is missing a required parameter `SqlExecId` (Stage `Commit`).")
+		}
+	case "":
+		return E(MissingParameter, "The request is missing a required parameter `Stage`.")
+	default:
+		return E(InvalidParameterValue, "The parameter `Stage` must be `Prepare` or `Commit`; got `%s`.", r.Stage)
+	}
+	return nil
+}
+
+// threadIDs checks and de-duplicates a Threads list, keeping first-seen order.
+func threadIDs(in []int64) ([]int64, error) {
+	seen := make(map[int64]bool, len(in))
+	out := make([]int64, 0, len(in))
+	for i, id := range in {
+		if id <= 0 {
+			return nil, E(InvalidParameterValue, "The parameter `Threads.%d` must be a positive thread id; got %d.", i, id)
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	if len(out) == 0 || len(out) > maxKillThreads {
+		return nil, E(InvalidParameterValue, "The parameter `Threads` must hold 1 to %d distinct thread ids; got %d.", maxKillThreads, len(out))
+	}
+	return out, nil
+}
+
+// KillMySqlThreads kills sessions by thread id in two stages: Prepare
+// stores the ids and returns a SqlExecId valid for 10 s; Commit consumes it
+// exactly once (across replicas) and kills the sessions, returning the ids
+// actually killed.
+func (s *Service) KillMySqlThreads(ctx context.Context, r *KillMySqlThreadsRequest) (*KillMySqlThreadsResponse, error) {
+	inst, err := s.instance(ctx, r.InstanceId, r.Product, mysqlProducts)
+	if err != nil {
+		return nil, err
+	}
+	if r.Stage == stagePrepare {
+		return s.prepareKill(ctx, inst, r.Threads)
+	}
+	return s.commitKill(ctx, inst, r.SqlExecId, r.RecordHistory == nil || *r.RecordHistory)
+}
+
+func (s *Service) prepareKill(ctx context.Context, inst killtask.InstanceConfig, threads []int64) (*KillMySqlThreadsResponse, error) {
+	now := s.now()
+	ids := make([]uint64, len(threads))
+	for i, t := range threads {
+		ids[i] = uint64(t)
+	}
+	e := killtask.SqlExec{
+		ID: sqlExecID(), InstanceID: inst.ID, Product: inst.Product, Threads: ids,
+		CreatedAt: now, ExpiresAt: now.Add(s.execTTL()), Creator: CallerFrom(ctx).ID,
+	}
+	if err := s.eng.Store().PutSqlExec(ctx, e); err != nil {
+		return nil, engineError(err, "Storing the prepared kill")
+	}
+	// Best effort: forget prepared kills that expired long ago.
+	if err := s.eng.Store().PruneSqlExecs(ctx, now.Add(-time.Hour)); err != nil {
+		s.log.Debug("pruning prepared kills failed")
+	}
+	return &KillMySqlThreadsResponse{SqlExecId: e.ID, Threads: threads}, nil
+}
+
+func (s *Service) commitKill(ctx context.Context, inst killtask.InstanceConfig, execID string, record bool) (*KillMySqlThreadsResponse, error) {
+	e, err := s.eng.Store().TakeSqlExec(ctx, execID, inst.ID, s.now())
+	switch {
+	case errors.Is(err, killtask.ErrNotFound), errors.Is(err, killtask.ErrExpired):
+		return nil, Wrap(ResourceNotFound, err, "SqlExecId `%s` expired or does not exist for instance `%s`; Prepare again.", execID, inst.ID)
+	case errors.Is(err, killtask.ErrUsed):
+		return nil, Wrap(UnsupportedOperation, err, "SqlExecId `%s` was already committed.", execID)
+	case err != nil:
+		return nil, engineError(err, "Reading the prepared kill")
+	}
+	res, err := s.eng.KillThreads(ctx, inst.ID, "", e.Threads, record, record, killtask.SourceManual, e.ID)
+	if err != nil {
+		return nil, engineError(err, "Killing the threads")
+	}
+	killed := make([]int64, 0, len(res))
+	for _, kr := range res {
+		if kr.Outcome == killtask.OutcomeKilled {
+			killed = append(killed, int64(kr.Process.ID))
+		}
+	}
+	return &KillMySqlThreadsResponse{Threads: killed}, nil
+}
+
+// sqlExecID returns a 12-character random id like DBbrain's ("ItNrO0i3lvE3").
+func sqlExecID() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
