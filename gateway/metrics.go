@@ -67,7 +67,7 @@ type Metrics struct {
 	historyRows     prometheus.Counter
 	storeDuration   *prometheus.HistogramVec
 
-	handler       http.Handler
+	handler http.Handler
 }
 
 // Label values used when a value is outside its bounded set.

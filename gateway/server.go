@@ -216,8 +216,8 @@ func (s *Server) recover(c *gin.Context) {
 			return
 		}
 		if ri.Door == "huawei" {
-			writeHuaweiError(c, http.StatusInternalServerError, "DBS.200001", "Internal error.")
-			ri.Code = "DBS.200001"
+			writeHuaweiError(c, http.StatusInternalServerError, "DBS.200005", "Internal error.")
+			ri.Code = "DBS.200005"
 			return
 		}
 		s.writeTC(c, nil, actions.E(actions.InternalError, "An internal error occurred; quote the RequestId when reporting it."))

@@ -36,6 +36,15 @@ type Config struct {
 	KillTimeout         time.Duration // per KILL, default 5s (MariaDB can stall ~2s on SLEEP victims)
 	HistoryMaxAge       time.Duration // 0 = keep forever; default 30 days
 	HistoryMaxRows      int64         // 0 = unbounded; default 1,000,000
+
+	// LeaseTTL > 0 turns on node leases (several replicas sharing a MySQL
+	// store; see lease.go and docs/scale-out.md): a node is enforced only
+	// by the replica holding its lease. 0 (the default, single process):
+	// this engine enforces every node.
+	LeaseTTL time.Duration
+	// ReplicaID names this process in leases, heartbeats and the kill
+	// history's replica column; empty = NewReplicaID().
+	ReplicaID string
 }
 
 // DefaultConfig returns the defaults.
@@ -56,6 +65,9 @@ var (
 	ErrUnknownNode     = errors.New("killtask: unknown node")
 	ErrUnavailable     = errors.New("killtask: instance unavailable")
 )
+
+// MinLeaseTTL is the shortest LeaseTTL NewEngine accepts.
+const MinLeaseTTL = 300 * time.Millisecond
 
 // Health is the last known state of a node's connection.
 type Health struct {
@@ -96,6 +108,7 @@ type Engine struct {
 	version uint64             // bumped by every in-process change of tasks
 
 	hist    *historyWriter
+	leases  *leaser // nil without leases (single process)
 	kills   sync.WaitGroup // task kills in flight
 	started atomic.Bool
 	reloads atomic.Int64 // completed task reloads (for tests)
@@ -129,6 +142,18 @@ func NewEngine(cfg Config, store *Store, instances []InstanceConfig, log *zap.Lo
 	}
 	if store == nil {
 		return nil, errors.New("killtask: engine needs a store")
+	}
+	if cfg.ReplicaID == "" {
+		cfg.ReplicaID = NewReplicaID()
+	}
+	if len(cfg.ReplicaID) > 128 {
+		return nil, errors.New("killtask: replica id longer than 128 bytes")
+	}
+	if cfg.LeaseTTL < 0 || (cfg.LeaseTTL > 0 && cfg.LeaseTTL < MinLeaseTTL) {
+		return nil, fmt.Errorf("killtask: lease TTL must be 0 (off) or at least %s", MinLeaseTTL)
+	}
+	if store.Replica() == "" {
+		store.SetReplica(cfg.ReplicaID)
 	}
 	e := &Engine{
 		cfg: cfg, store: store, log: log, obs: NopObserver{},
@@ -173,7 +198,20 @@ func NewEngine(cfg Config, store *Store, instances []InstanceConfig, log *zap.Lo
 		e.instances[ic.ID] = inst
 		e.order = append(e.order, inst)
 	}
+	if cfg.LeaseTTL > 0 {
+		e.leases = newLeaser(e)
+	}
 	return e, nil
+}
+
+// ReplicaID returns this engine's replica id.
+func (e *Engine) ReplicaID() string { return e.cfg.ReplicaID }
+
+// Owns reports whether this replica currently enforces the node (always
+// true without leases).
+func (e *Engine) Owns(instanceID, nodeID string) bool {
+	n, err := e.node(instanceID, nodeID)
+	return err == nil && n.owns()
 }
 
 // SetObserver installs the metrics hook; call it before Run. nil restores
@@ -210,6 +248,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.reloadLoop(ctx) })
 	wg.Go(func() { e.pruneLoop(ctx) })
+	if e.leases != nil {
+		wg.Go(func() { e.leases.run(ctx) })
+	}
 	for _, inst := range e.order {
 		for _, n := range inst.nodes {
 			wg.Go(func() { n.run(ctx) })
@@ -218,6 +259,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	<-ctx.Done()
 	wg.Wait()      // pollers finished their tick in progress
 	e.kills.Wait() // started KILLs returned (bounded by KillTimeout)
+	if e.leases != nil {
+		e.leases.releaseAll() // no KILL of ours is left: the next owner may start now
+	}
 	e.hist.close() // last history rows written
 	for _, inst := range e.order {
 		for _, n := range inst.nodes {
@@ -368,6 +412,49 @@ func (e *Engine) attribute(instanceID string, p *Process, now time.Time) *Task {
 		}
 	}
 	return nil
+}
+
+// confirmActive reads which of the instance's tasks are still active in the
+// store, drops the others from the in-memory set (as the next reload would)
+// and returns the survivors of tasks. On a store error it returns nil: no
+// kills without confirmation.
+func (e *Engine) confirmActive(ctx context.Context, inst *instance, tasks []*Task) []*Task {
+	cctx, cancel := context.WithTimeout(ctx, max(2*time.Second, e.cfg.PollInterval))
+	ids, err := e.store.ActiveTaskIDs(cctx, inst.cfg.ID, time.Now())
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("confirming active tasks failed; no kills this round", zap.String("instance", inst.cfg.ID), zap.Error(err))
+		}
+		return nil
+	}
+	var keep []*Task
+	var gone []string
+	for _, t := range tasks {
+		if slices.Contains(ids, t.ID) {
+			keep = append(keep, t)
+		} else {
+			gone = append(gone, t.ID)
+		}
+	}
+	if len(gone) > 0 {
+		e.tasksMu.Lock()
+		var rest []*Task
+		for _, t := range e.tasks[inst.cfg.ID] {
+			if !slices.Contains(gone, t.ID) {
+				rest = append(rest, t)
+			}
+		}
+		if len(rest) == 0 {
+			delete(e.tasks, inst.cfg.ID)
+		} else {
+			e.tasks[inst.cfg.ID] = rest
+		}
+		e.version++
+		e.tasksMu.Unlock()
+		e.log.Info("tasks ended elsewhere dropped before a kill batch", zap.String("instance", inst.cfg.ID), zap.Strings("tasks", gone))
+	}
+	return keep
 }
 
 func (e *Engine) setTasksError(ctx context.Context, tasks []*Task, msg string) {

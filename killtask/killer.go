@@ -108,7 +108,9 @@ func (n *node) killForTask(ctx context.Context, p Process, seen time.Time) {
 	e, inst := n.e, n.inst
 	inst.gate.RLock()
 	t := e.attribute(inst.cfg.ID, &p, time.Now())
-	if t == nil {
+	if t == nil || !n.owns() {
+		// Every matching task ended, or the node's lease is no longer safe
+		// to use (this replica was paused past its deadline): not an attempt.
 		inst.gate.RUnlock()
 		return
 	}
@@ -123,7 +125,7 @@ func (n *node) killForTask(ctx context.Context, p Process, seen time.Time) {
 		e.log.Warn("kill failed", zap.String("instance", inst.cfg.ID), zap.String("node", n.id), zap.String("task", t.ID),
 			zap.Uint64("thread", p.ID), zap.String("user", p.User), zap.String("error", msg))
 	} else {
-		e.log.Debug("killed", zap.String("instance", inst.cfg.ID), zap.String("node", n.id), zap.String("task", t.ID),
+		e.log.Debug("killed", zap.String("instance", inst.cfg.ID), zap.String("node", n.id), zap.String("task", t.ID), zap.String("replica", e.cfg.ReplicaID),
 			zap.Uint64("thread", p.ID), zap.String("user", p.User), zap.String("outcome", string(outcome)), zap.Duration("reaction", reaction))
 	}
 }

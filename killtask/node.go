@@ -60,6 +60,9 @@ type node struct {
 	inflightMu sync.Mutex
 	inflight   map[uint64]struct{} // thread ids with a KILL in flight
 	stalled    atomic.Int64        // KILLs past slowKill that gave their slot back
+
+	leaseMu    sync.Mutex
+	leaseUntil time.Time // local (monotonic) deadline of the node's lease; zero = not held (see lease.go)
 }
 
 // prepareDSN parses a node DSN and sets explicit network timeouts. Parse

@@ -65,6 +65,11 @@ func (n *node) tick(ctx context.Context) int {
 		n.releasePollConn()
 		return 0
 	}
+	if !n.owns() {
+		// Another replica holds the node's lease (scale-out): it enforces.
+		n.releasePollConn()
+		return 0
+	}
 	start := time.Now()
 	ps, err := n.poll(ctx)
 	if ctx.Err() != nil {
@@ -112,6 +117,17 @@ func (n *node) tick(ctx context.Context) int {
 	byID := make(map[uint64]*Process, len(now))
 	for i := range now {
 		byID[now[i].ID] = &now[i]
+	}
+	if e.leases != nil {
+		// Shared store: confirm the lease (fencing) and that the tasks are
+		// still active there, so a task cancelled through another replica
+		// before this point is never enforced by this batch.
+		if !n.fence(ctx) {
+			return 0
+		}
+		if tasks = e.confirmActive(ctx, n.inst, tasks); len(tasks) == 0 {
+			return 0
+		}
 	}
 	// Wait for kill slots until the next poll is due: prompt KILLs free
 	// their slots in well under a millisecond and stalled ones give theirs

@@ -90,7 +90,10 @@ func startKillgate(bin string, extraArgs []string, kc kgConfig) (*kgProc, error)
 	if err != nil {
 		return nil, err
 	}
-	args := append(append([]string(nil), extraArgs...), "-config", cfgPath)
+	args := append([]string(nil), extraArgs...)
+	if len(extraArgs) == 0 {
+		args = append(args, "-config", cfgPath)
+	} // else: the profiling test binary reads KGBENCH_SERVE_CONFIG
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.Env = append(os.Environ(), "KGBENCH_SERVE_CONFIG="+cfgPath)

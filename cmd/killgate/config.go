@@ -75,6 +75,7 @@ type WorkerConfig struct {
 	MaxTasksPerInstance int           `yaml:"max_tasks_per_instance"`
 	KillConcurrency     int           `yaml:"kill_concurrency"`
 	KillTimeout         time.Duration `yaml:"kill_timeout"`
+	LeaseTTL            time.Duration `yaml:"lease_ttl"` // node leases, store.driver mysql only (docs/scale-out.md)
 }
 
 // HistoryConfig sets kill-history retention.
@@ -85,8 +86,17 @@ type HistoryConfig struct {
 
 // RateLimitConfig sets the per (SecretId, Action) limit.
 type RateLimitConfig struct {
-	PerSecond float64 `yaml:"per_second"`
-	Burst     int     `yaml:"burst"`
+	PerSecond float64           `yaml:"per_second"`
+	Burst     int               `yaml:"burst"`
+	Redis     RateLimitRedisCfg `yaml:"redis"` // fleet-wide limit when addr is set (docs/scale-out.md)
+}
+
+// RateLimitRedisCfg is the Redis shared by the replicas for the limit.
+type RateLimitRedisCfg struct {
+	Addr     string        `yaml:"addr"` // host:port; empty = per-replica limit
+	Password string        `yaml:"password"`
+	DB       int           `yaml:"db"`
+	Timeout  time.Duration `yaml:"timeout"` // per decision; past it the local limiter decides
 }
 
 // LogConfig sets logging.
@@ -108,10 +118,10 @@ func defaultConfig() Config {
 		Store:  StoreConfig{Driver: "sqlite", DSN: "killgate.db"},
 		Worker: WorkerConfig{
 			PollInterval: 500 * time.Millisecond, MaxTasksPerInstance: 5,
-			KillConcurrency: 8, KillTimeout: 5 * time.Second,
+			KillConcurrency: 8, KillTimeout: 5 * time.Second, LeaseTTL: 3 * time.Second,
 		},
 		History:   HistoryConfig{MaxAge: 30 * 24 * time.Hour, MaxRows: 1_000_000},
-		RateLimit: RateLimitConfig{PerSecond: 20, Burst: 20},
+		RateLimit: RateLimitConfig{PerSecond: 20, Burst: 20, Redis: RateLimitRedisCfg{Timeout: 100 * time.Millisecond}},
 		Log:       LogConfig{Level: "info", Format: "json"},
 		Ops:       OpsConfig{Metrics: true},
 	}
@@ -290,8 +300,17 @@ func (c *Config) validate() error {
 	if c.Worker.KillTimeout < time.Second {
 		bad("worker.kill_timeout must be at least 1s (a MariaDB KILL can take ~2s)")
 	}
+	if c.Worker.LeaseTTL < time.Second {
+		bad("worker.lease_ttl must be at least 1s")
+	}
 	if c.RateLimit.Burst < 0 || c.RateLimit.PerSecond < 0 {
 		bad("ratelimit.per_second and burst must not be negative")
+	}
+	if c.RateLimit.Redis.Timeout < time.Millisecond || c.RateLimit.Redis.Timeout > 5*time.Second {
+		bad("ratelimit.redis.timeout must be between 1ms and 5s")
+	}
+	if c.RateLimit.Redis.DB < 0 {
+		bad("ratelimit.redis.db must not be negative")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

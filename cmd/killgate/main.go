@@ -133,10 +133,22 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	if cfg.Ops.Listen == "" {
 		extra = append(extra, ops.Mount)
 	}
-	limiter := ratelimit.New(ratelimit.Config{
+	rlCfg := ratelimit.Config{
 		PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst,
 		MaxKeys: 100_000, IdleTTL: 10 * time.Minute,
-	})
+	}
+	var limiter ratelimit.Allower = ratelimit.New(rlCfg)
+	if rc := cfg.RateLimit.Redis; rc.Addr != "" {
+		// Fleet-wide limit (docs/scale-out.md); the local limiter decides
+		// while Redis is unavailable.
+		rl := ratelimit.NewRedis(ratelimit.RedisConfig{Addr: rc.Addr, Password: rc.Password, DB: rc.DB, Timeout: rc.Timeout},
+			rlCfg, limiter.(*ratelimit.Limiter), log.Named("ratelimit"))
+		defer rl.Close()
+		if err := rl.Ping(ctx); err != nil {
+			log.Warn("rate limit: Redis not reachable at start; limiting per replica until it is", zap.String("addr", rc.Addr), zap.Error(err))
+		}
+		limiter = rl
+	}
 	var creds []gateway.Credential
 	for _, c := range cfg.Credentials {
 		creds = append(creds, gateway.Credential{SecretID: c.SecretID, SecretKey: c.SecretKey, Actions: c.Actions, Instances: c.Instances})
@@ -150,6 +162,7 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	secrets = append(secrets, dsnPasswords(cfg)...)
 	gw, err = gateway.New(gateway.Config{
 		Huawei:      hw,
+		Service:     svc,
 		Secrets:     secrets,
 		Credentials: creds,
 		Registry:    registry,
@@ -176,7 +189,9 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		log.Info("ops endpoints listening", zap.String("addr", opsLn.Addr().String()))
 	}
 	log.Info("killgate listening", zap.String("addr", ln.Addr().String()), zap.String("version", version),
-		zap.String("store", cfg.Store.Driver), zap.Int("instances", len(cfg.Instances)))
+		zap.String("store", cfg.Store.Driver), zap.Int("instances", len(cfg.Instances)),
+		zap.String("replica", eng.ReplicaID()), zap.Bool("leases", cfg.Store.Driver == "mysql"),
+		zap.Bool("ratelimit_redis", cfg.RateLimit.Redis.Addr != ""))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -229,6 +244,11 @@ func engineConfig(cfg Config) killtask.Config {
 	ec.KillTimeout = cfg.Worker.KillTimeout
 	ec.HistoryMaxAge = cfg.History.MaxAge
 	ec.HistoryMaxRows = cfg.History.MaxRows
+	if cfg.Store.Driver == "mysql" {
+		// A shared store may serve several replicas: enforce a node only
+		// while holding its lease (docs/scale-out.md).
+		ec.LeaseTTL = cfg.Worker.LeaseTTL
+	}
 	return ec
 }
 
@@ -243,6 +263,9 @@ func dsnPasswords(cfg Config) []string {
 	}
 	if cfg.Store.Driver == "mysql" {
 		add(cfg.Store.DSN)
+	}
+	if cfg.RateLimit.Redis.Password != "" {
+		out = append(out, cfg.RateLimit.Redis.Password)
 	}
 	for _, in := range cfg.Instances {
 		add(in.DSN)

@@ -1,10 +1,16 @@
-module killgate/test/huawei
+module killgate/gateway/huaweisdk
 
 go 1.26.8
 
 replace killgate => ../..
 
 require killgate v0.0.0-00010101000000-000000000000
+
+require (
+	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
+	github.com/go-redis/redis_rate/v10 v10.0.1 // indirect
+	github.com/redis/go-redis/v9 v9.17.3 // indirect
+)
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

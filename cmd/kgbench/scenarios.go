@@ -1,0 +1,658 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const unreachableDSN = "root:@tcp(127.0.0.1:1)/?timeout=1s"
+
+// startKG starts killgate (or its profiling test binary) for scenario name.
+func (o *options) startKG(name string, kc kgConfig) (*kgProc, error) {
+	if o.profile == "" {
+		return startKillgate(o.killgate, nil, kc)
+	}
+	prof := filepath.Join(o.profile, name+".cpu.pprof")
+	return startKillgate(o.testBin, []string{"-test.run=^TestKgbenchServe$", "-test.cpuprofile=" + prof, "-test.count=1"}, kc)
+}
+
+// ---------------------------------------------------------------------------
+// 1. Gateway throughput
+
+type gwRun struct {
+	Floor, Read, Create, Reject loadResult
+	HWM                         map[string]float64 // MiB by workload
+}
+
+type gwResult struct {
+	Runs []gwRun
+}
+
+func (o *options) gateway() (*gwResult, error) {
+	res := &gwResult{}
+	for r := range o.runs {
+		run := gwRun{HWM: map[string]float64{}}
+		// Floor: bare net/http, same load generator, same request bytes.
+		fs, err := startFloorServer()
+		if err != nil {
+			return nil, err
+		}
+		req := signed(fs.Addr, "DescribeDiagDBInstances", `{"Product":"mysql","IsSupported":true}`, time.Now().Unix())
+		run.Floor, err = runLoad(fs.Addr, &reqSource{repeat: req}, o.conns, o.warm, o.dur, nil, false)
+		run.HWM["floor"] = fs.hwmMiB()
+		fs.stop()
+		if err != nil {
+			return nil, fmt.Errorf("floor: %w", err)
+		}
+		logf("gateway run %d: floor %.0f req/s", r+1, run.Floor.RPS)
+
+		// Cheap read, rate limit lifted.
+		kg, err := o.startKG(fmt.Sprintf("gateway-read-%d", r+1), kgConfig{
+			Instances: []kgInstance{{ID: "cdb-gw-000", DSN: unreachableDSN}}, PollInterval: time.Second, MaxTasks: 5, PerSecond: 0,
+		})
+		if err != nil {
+			return nil, err
+		}
+		req = signed(kg.Addr, "DescribeDiagDBInstances", `{"Product":"mysql","IsSupported":true}`, time.Now().Unix())
+		run.Read, err = runLoad(kg.Addr, &reqSource{repeat: req}, o.conns, o.warm, o.dur, []byte(`"TotalCount":1`), true)
+		run.HWM["read"] = kg.hwmMiB()
+		kg.stop()
+		kg.cleanup()
+		if err != nil {
+			return nil, fmt.Errorf("DescribeDiagDBInstances: %w", err)
+		}
+		logf("gateway run %d: DescribeDiagDBInstances %.0f req/s", r+1, run.Read.RPS)
+
+		// CreateKillTask, distinct bodies, 100 unreachable instances.
+		var insts []kgInstance
+		for i := range 100 {
+			insts = append(insts, kgInstance{ID: fmt.Sprintf("cdb-gw-%03d", i), DSN: unreachableDSN})
+		}
+		kg, err = o.startKG(fmt.Sprintf("gateway-create-%d", r+1), kgConfig{Instances: insts, PollInterval: time.Second, MaxTasks: 1_000_000, PerSecond: 0})
+		if err != nil {
+			return nil, err
+		}
+		n := int(float64(o.createPerSec()) * (o.dur + o.warm).Seconds())
+		ts := time.Now().Unix()
+		reqs := make([][]byte, n)
+		for i := range reqs {
+			reqs[i] = signed(kg.Addr, "CreateKillTask", fmt.Sprintf(`{"InstanceId":"cdb-gw-%03d","Duration":3600,"User":"kgb_nobody_%d"}`, i%100, i), ts)
+		}
+		run.Create, err = runLoad(kg.Addr, &reqSource{distinct: reqs}, o.conns, o.warm, o.dur, []byte(`"Status":1`), true)
+		run.HWM["create"] = kg.hwmMiB()
+		kg.stop()
+		kg.cleanup()
+		if err != nil {
+			return nil, fmt.Errorf("CreateKillTask: %w", err)
+		}
+		logf("gateway run %d: CreateKillTask %.0f req/s (exhausted=%v)", r+1, run.Create.RPS, run.Create.Exhausted)
+
+		// Rejected: the normal 20/s limit, one hot key.
+		kg, err = o.startKG(fmt.Sprintf("gateway-reject-%d", r+1), kgConfig{
+			Instances: []kgInstance{{ID: "cdb-gw-000", DSN: unreachableDSN}}, PollInterval: time.Second, MaxTasks: 5, PerSecond: 20, Burst: 20,
+		})
+		if err != nil {
+			return nil, err
+		}
+		req = signed(kg.Addr, "DescribeDiagDBInstances", `{"Product":"mysql","IsSupported":true}`, time.Now().Unix())
+		run.Reject, err = runLoad(kg.Addr, &reqSource{repeat: req}, o.conns, o.warm, o.dur, []byte(`RequestLimitExceeded`), false)
+		run.HWM["reject"] = kg.hwmMiB()
+		kg.stop()
+		kg.cleanup()
+		if err != nil {
+			return nil, fmt.Errorf("rejection: %w", err)
+		}
+		logf("gateway run %d: rejected %.0f req/s (%d of %d rejected)", r+1, run.Reject.RPS, run.Reject.Matched, run.Reject.Requests)
+		res.Runs = append(res.Runs, run)
+	}
+	return res, nil
+}
+
+// createPerSec bounds the pre-signed CreateKillTask requests per second of
+// load (more than killgate's SQLite store can commit on this machine).
+func (o *options) createPerSec() int { return 6000 }
+
+// ---------------------------------------------------------------------------
+// 2. Kill reaction
+
+type reactionSize struct {
+	Others       int // idle sessions opened by the bench
+	Rows         int // processlist rows at the time
+	ReadP50      time.Duration
+	ReadP99      time.Duration
+	Victims      int
+	Missing      int // victims without a history row
+	KillP50      time.Duration
+	KillP99      time.Duration
+	GoneP50      time.Duration
+	GoneP99      time.Duration
+	RunKillP99   []time.Duration // per run
+	Target       time.Duration
+	PollsPerTick float64
+}
+
+type reactionResult struct {
+	Interval time.Duration
+	Sizes    []reactionSize
+	HWM      float64
+}
+
+func (o *options) reaction(b *benchDB) (*reactionResult, error) {
+	const interval = 200 * time.Millisecond
+	res := &reactionResult{Interval: interval}
+	lock, err := b.holdLock(b.prefix + "lock")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
+	kg, err := o.startKG("reaction", kgConfig{Instances: []kgInstance{{ID: "cdb-bench", DSN: b.rootDSN}}, PollInterval: interval, MaxTasks: 5})
+	if err != nil {
+		return nil, err
+	}
+	defer kg.cleanup()
+	defer kg.stop()
+	if _, err := kg.call("CreateKillTask", fmt.Sprintf(`{"InstanceId":"cdb-bench","Duration":3600,"User":%q,"Info":"SELECT GET_LOCK"}`, b.victimUser)); err != nil {
+		return nil, err
+	}
+	type victim struct {
+		size       int
+		t0, goneAt time.Time
+	}
+	victims := map[uint64]*victim{}
+	var bystanders []*sessions
+	defer func() {
+		for _, s := range bystanders {
+			s.close()
+		}
+	}()
+	opened := 0
+	query := "SELECT GET_LOCK('" + lock.name + "', 60)"
+	for _, size := range o.sizes {
+		if size > opened {
+			s, err := b.openSessions(b.idleUser, "", size-opened)
+			if err != nil {
+				return nil, err
+			}
+			bystanders = append(bystanders, s)
+			opened = size
+		}
+		time.Sleep(300 * time.Millisecond)
+		reads, rows, err := b.timeProcesslist(30)
+		if err != nil {
+			return nil, err
+		}
+		rs := reactionSize{Others: size, Rows: rows, ReadP50: pct2(reads, 50), ReadP99: pct2(reads, 99)}
+		polls0, _ := kg.metric("killgate_processlist_polls_total", `result="ok"`)
+		p0 := time.Now()
+		for run := range o.runs {
+			vs, err := b.openSessions(b.victimUser, "", o.victims)
+			if err != nil {
+				return nil, err
+			}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for i, c := range vs.conns {
+				time.Sleep(50*time.Millisecond + rand.N(100*time.Millisecond))
+				v := &victim{size: size}
+				mu.Lock()
+				victims[vs.ids[i]] = v
+				mu.Unlock()
+				wg.Go(func() {
+					t0 := time.Now()
+					_, _ = c.ExecContext(context.Background(), query)
+					gone := time.Now()
+					mu.Lock()
+					v.t0, v.goneAt = t0, gone
+					mu.Unlock()
+				})
+			}
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				_ = b.exec(fmt.Sprintf("KILL CONNECTION USER '%s'", b.victimUser))
+				<-done
+				vs.close()
+				return nil, fmt.Errorf("reaction: victims (size %d, run %d) not killed within 15s", size, run+1)
+			}
+			vs.close()
+		}
+		polls1, _ := kg.metric("killgate_processlist_polls_total", `result="ok"`)
+		rs.PollsPerTick = (polls1 - polls0) / (time.Since(p0).Seconds() / interval.Seconds())
+		res.Sizes = append(res.Sizes, rs)
+		logf("reaction: %d others (%d rows): processlist read p50 %s p99 %s", size, rows, rs.ReadP50, rs.ReadP99)
+	}
+	res.HWM = kg.hwmMiB()
+	kg.stop()
+	recs, err := kg.killRecords()
+	if err != nil {
+		return nil, err
+	}
+	killed := map[uint64]time.Time{}
+	for _, r := range recs {
+		killed[r.ThreadID] = r.KilledAt
+	}
+	for i := range res.Sizes {
+		rs := &res.Sizes[i]
+		var ks, gs []time.Duration
+		for id, v := range victims {
+			if v.size != rs.Others {
+				continue
+			}
+			rs.Victims++
+			gs = append(gs, v.goneAt.Sub(v.t0))
+			if at, ok := killed[id]; ok {
+				ks = append(ks, at.Sub(v.t0.Truncate(time.Millisecond)))
+			} else {
+				rs.Missing++
+			}
+		}
+		slices.Sort(ks)
+		slices.Sort(gs)
+		rs.KillP50, rs.KillP99, rs.GoneP50, rs.GoneP99 = pct2(ks, 50), pct2(ks, 99), pct2(gs, 50), pct2(gs, 99)
+		// Target: poll interval + 2 × the processlist read time (median)
+		// at this size.
+		rs.Target = interval + 2*rs.ReadP50
+		logf("reaction: %d others: KILL p50 %s p99 %s, gone p50 %s p99 %s (target %s), %.2f reads/interval",
+			rs.Others, rs.KillP50, rs.KillP99, rs.GoneP50, rs.GoneP99, rs.Target, rs.PollsPerTick)
+	}
+	return res, nil
+}
+
+func pct2(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	// nearest rank
+	i := int(float64(len(sorted))*p/100+0.999999) - 1
+	i = max(0, min(i, len(sorted)-1))
+	return sorted[i]
+}
+
+// ---------------------------------------------------------------------------
+// 3. Kill burst
+
+type burstRun struct {
+	Floor, FloorKills, KG, KGWith, Sleepers time.Duration
+	KGp50, KGWithp50                        time.Duration
+	SleepersKilled                          int
+}
+
+type burstResult struct {
+	N, Sleepers int
+	Runs        []burstRun
+	HWM         float64
+}
+
+// waitAll waits for every gone channel and returns the times relative to t0
+// (sorted); after timeout the remaining ones are reported as missing.
+func waitAll(gone []chan time.Time, t0 time.Time, timeout time.Duration) ([]time.Duration, int) {
+	deadline := time.After(timeout)
+	var out []time.Duration
+	for i, ch := range gone {
+		select {
+		case t := <-ch:
+			out = append(out, t.Sub(t0))
+		case <-deadline:
+			return out, len(gone) - i
+		}
+	}
+	slices.Sort(out)
+	return out, 0
+}
+
+func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
+	const interval = 200 * time.Millisecond
+	res := &burstResult{N: o.burst, Sleepers: o.sleepers}
+	lock, err := b.holdLock(b.prefix + "burst")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
+	prefix := "SELECT GET_LOCK"
+	query := "SELECT GET_LOCK('" + lock.name + "', 60)"
+	openVictims := func() (*sessions, []chan time.Time, error) {
+		vs, err := b.openSessions(b.victimUser, b.schema, o.burst)
+		if err != nil {
+			return nil, nil, err
+		}
+		g := vs.blocked(query)
+		if err := b.waitRunning(b.victimUser, prefix, o.burst, 20*time.Second); err != nil {
+			vs.close()
+			return nil, nil, err
+		}
+		return vs, g, nil
+	}
+	kg, err := o.startKG("burst", kgConfig{Instances: []kgInstance{{ID: "cdb-bench", DSN: b.rootDSN}}, PollInterval: interval, MaxTasks: 5})
+	if err != nil {
+		return nil, err
+	}
+	defer kg.cleanup()
+	defer kg.stop()
+	task := fmt.Sprintf(`{"InstanceId":"cdb-bench","Duration":3600,"DB":%q}`, b.schema)
+	for r := range o.runs {
+		var run burstRun
+		// Floor: the bench KILLs them itself over 8 connections.
+		vs, gone, err := openVictims()
+		if err != nil {
+			return nil, err
+		}
+		conns := make([]*sql.Conn, 8)
+		for i := range conns {
+			if conns[i], err = b.root.Conn(context.Background()); err != nil {
+				return nil, err
+			}
+		}
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		for w, c := range conns {
+			wg.Go(func() {
+				for i := w; i < len(vs.ids); i += len(conns) {
+					_, _ = c.ExecContext(context.Background(), fmt.Sprintf("KILL CONNECTION %d", vs.ids[i]))
+				}
+			})
+		}
+		wg.Wait()
+		run.FloorKills = time.Since(t0)
+		ds, missing := waitAll(gone, t0, 20*time.Second)
+		for _, c := range conns {
+			c.Close()
+		}
+		vs.close()
+		if missing > 0 {
+			return nil, fmt.Errorf("burst floor: %d sessions survived their KILL", missing)
+		}
+		run.Floor = ds[len(ds)-1]
+
+		// killgate: the sessions are there, then the task is created.
+		vs, gone, err = openVictims()
+		if err != nil {
+			return nil, err
+		}
+		t0 = time.Now()
+		if _, err := kg.call("CreateKillTask", task); err != nil {
+			vs.close()
+			return nil, err
+		}
+		ds, missing = waitAll(gone, t0, 20*time.Second)
+		vs.close()
+		if _, err := kg.call("CancelKillTask", `{"InstanceId":"cdb-bench","Product":"mysql"}`); err != nil {
+			return nil, err
+		}
+		if missing > 0 {
+			return nil, fmt.Errorf("burst: %d of %d sessions not killed by killgate within 20s", missing, o.burst)
+		}
+		run.KG, run.KGp50 = ds[len(ds)-1], pct2(ds, 50)
+
+		// killgate with SLEEP() victims among them (opened first).
+		sl, err := b.openSessions(b.sleeperUser, b.schema, o.sleepers)
+		if err != nil {
+			return nil, err
+		}
+		sgone := sl.blocked("SELECT SLEEP(60)")
+		if err := b.waitRunning(b.sleeperUser, "SELECT SLEEP", o.sleepers, 10*time.Second); err != nil {
+			sl.close()
+			return nil, err
+		}
+		vs, gone, err = openVictims()
+		if err != nil {
+			sl.close()
+			return nil, err
+		}
+		t0 = time.Now()
+		if _, err := kg.call("CreateKillTask", task); err != nil {
+			vs.close()
+			sl.close()
+			return nil, err
+		}
+		ds, missing = waitAll(gone, t0, 20*time.Second)
+		sds, smissing := waitAll(sgone, t0, 20*time.Second)
+		vs.close()
+		if smissing > 0 {
+			_ = b.exec(fmt.Sprintf("KILL CONNECTION USER '%s'", b.sleeperUser))
+		}
+		sl.close()
+		if _, err := kg.call("CancelKillTask", `{"InstanceId":"cdb-bench","Product":"mysql"}`); err != nil {
+			return nil, err
+		}
+		if missing > 0 {
+			return nil, fmt.Errorf("burst with sleepers: %d of %d sessions not killed within 20s", missing, o.burst)
+		}
+		run.KGWith, run.KGWithp50 = ds[len(ds)-1], pct2(ds, 50)
+		run.SleepersKilled = len(sds)
+		if len(sds) > 0 {
+			run.Sleepers = sds[len(sds)-1]
+		}
+		logf("burst run %d: floor %s (KILLs %s), killgate %s, with %d SLEEP victims %s (SLEEP victims gone: %d, last %s)",
+			r+1, run.Floor, run.FloorKills, run.KG, o.sleepers, run.KGWith, run.SleepersKilled, run.Sleepers)
+		res.Runs = append(res.Runs, run)
+	}
+	res.HWM = kg.hwmMiB()
+	return res, nil
+}
+
+// ---------------------------------------------------------------------------
+// 4. Scale of enforcement
+
+type scaleResult struct {
+	Interval                 time.Duration
+	ReadsPerTick1            float64 // one task
+	ReadsPerTick100          float64 // 100 tasks
+	CPU1, CPU100             float64 // killgate CPU % of one core
+	Rows                     int
+	FleetInstances, FleetPer int
+	FleetCPU, FloorCPU       float64 // % of one core
+	FleetReadsPerSec         float64
+	FloorReadsPerSec         float64
+	FleetRSS, FleetHWM       float64 // MiB
+	HWM100                   float64
+}
+
+func (o *options) window2(kg *kgProc) (readsPerSec, cpu float64, err error) {
+	p0, err := kg.metric("killgate_processlist_polls_total", `result="ok"`)
+	if err != nil {
+		return 0, 0, err
+	}
+	c0, t0 := cpuTicks(kg.pid()), time.Now()
+	time.Sleep(o.window)
+	p1, err := kg.metric("killgate_processlist_polls_total", `result="ok"`)
+	if err != nil {
+		return 0, 0, err
+	}
+	c1, el := cpuTicks(kg.pid()), time.Since(t0).Seconds()
+	return (p1 - p0) / el, 100 * float64(c1-c0) / userHZ / el, nil
+}
+
+func (o *options) scale(b *benchDB) (*scaleResult, error) {
+	const interval = 200 * time.Millisecond
+	res := &scaleResult{Interval: interval, FleetInstances: 50, FleetPer: 5}
+	// 200 idle bystanders so that every read returns a few hundred rows.
+	by, err := b.openSessions(b.idleUser, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	defer by.close()
+	_, rows, err := b.timeProcesslist(3)
+	if err != nil {
+		return nil, err
+	}
+	res.Rows = rows
+
+	// (a) one task vs 100 tasks on one instance: reads per interval.
+	kg, err := o.startKG("scale-100tasks", kgConfig{Instances: []kgInstance{{ID: "cdb-bench", DSN: b.rootDSN}}, PollInterval: interval, MaxTasks: 100})
+	if err != nil {
+		return nil, err
+	}
+	defer kg.cleanup()
+	defer kg.stop()
+	task := func(inst string, i int) error {
+		var f string
+		switch i % 4 { // a mix of filters; none matches a session of the server
+		case 0:
+			f = fmt.Sprintf(`"User":"kgb_nobody_%d"`, i)
+		case 1:
+			f = fmt.Sprintf(`"User":"kgb_nobody_%d","DB":"a,b,c","Command":"Query"`, i)
+		case 2:
+			f = fmt.Sprintf(`"User":"kgb_nobody_%d","Infos":["update t%d","delete from t%d"],"Time":5`, i, i, i)
+		case 3:
+			f = fmt.Sprintf(`"User":"kgb_nobody_%d","Host":"10.9.9.%d"`, i, i%250)
+		}
+		_, err := kg.call("CreateKillTask", fmt.Sprintf(`{"InstanceId":%q,"Duration":3600,%s}`, inst, f))
+		return err
+	}
+	if err := task("cdb-bench", 0); err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Second)
+	rps, cpu, err := o.window2(kg)
+	if err != nil {
+		return nil, err
+	}
+	res.ReadsPerTick1, res.CPU1 = rps*interval.Seconds(), cpu
+	for i := 1; i < 100; i++ {
+		if err := task("cdb-bench", i); err != nil {
+			return nil, err
+		}
+	}
+	time.Sleep(time.Second)
+	rps, cpu, err = o.window2(kg)
+	if err != nil {
+		return nil, err
+	}
+	res.ReadsPerTick100, res.CPU100 = rps*interval.Seconds(), cpu
+	res.HWM100 = kg.hwmMiB()
+	kg.stop()
+	logf("scale: reads per interval: 1 task %.2f (CPU %.1f%%), 100 tasks %.2f (CPU %.1f%%)", res.ReadsPerTick1, res.CPU1, res.ReadsPerTick100, res.CPU100)
+
+	// (c) 50 instances × 5 tasks in one process, all on this MariaDB.
+	var insts []kgInstance
+	for i := range res.FleetInstances {
+		insts = append(insts, kgInstance{ID: fmt.Sprintf("cdb-fleet-%02d", i), DSN: b.rootDSN})
+	}
+	kg2, err := o.startKG("scale-fleet", kgConfig{Instances: insts, PollInterval: interval, MaxTasks: 5})
+	if err != nil {
+		return nil, err
+	}
+	defer kg2.cleanup()
+	defer kg2.stop()
+	kg = kg2
+	for _, in := range insts {
+		for j := range res.FleetPer {
+			if err := task(in.ID, j); err != nil {
+				return nil, err
+			}
+		}
+	}
+	time.Sleep(time.Second)
+	rps, cpu, err = o.window2(kg2)
+	if err != nil {
+		return nil, err
+	}
+	res.FleetReadsPerSec, res.FleetCPU = rps, cpu
+	rss, hwm := procStatus(kg2.pid())
+	res.FleetRSS, res.FleetHWM = float64(rss)/1024, float64(hwm)/1024
+	kg2.stop()
+
+	// Floor: the same reads by a bare Go program (50 pinned connections,
+	// one full processlist read each per interval, rows scanned).
+	self, _ := os.Executable()
+	fp, err := startProc(self, "poll-floor", fmt.Sprint(res.FleetInstances), interval.String(), b.rootDSN)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Second)
+	c0, t0 := cpuTicks(fp.pid()), time.Now()
+	time.Sleep(o.window)
+	c1, el := cpuTicks(fp.pid()), time.Since(t0).Seconds()
+	fp.stop()
+	res.FloorCPU = 100 * float64(c1-c0) / userHZ / el
+	res.FloorReadsPerSec = float64(res.FleetInstances) / (interval.Seconds())
+	logf("scale: 50×5: killgate CPU %.1f%% (%.0f reads/s), bare poller %.1f%%; RSS %.1f MiB, HWM %.1f MiB",
+		res.FleetCPU, res.FleetReadsPerSec, res.FloorCPU, res.FleetRSS, res.FleetHWM)
+	return res, nil
+}
+
+func startProc(bin string, args ...string) (*kgProc, error) {
+	p := &kgProc{exited: make(chan error, 1)}
+	p.cmd = execCommand(bin, args...)
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	track(p)
+	go func() { p.exited <- p.cmd.Wait() }()
+	return p, nil
+}
+
+// pollFloor runs n pollers that read the full processlist every interval
+// (timer reset after each read, as killgate's worker does), until SIGTERM.
+func pollFloor(dsn string, n int, interval time.Duration) error {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	db.SetMaxOpenConns(n)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	var wg sync.WaitGroup
+	type proc struct {
+		ID                               uint64
+		User, Host, DB, Cmd, State, Info string
+		Time                             int64
+	}
+	for range n {
+		wg.Go(func() {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			var buf []proc
+			t := time.NewTimer(interval)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				rows, err := c.QueryContext(ctx, processlistQuery)
+				if err == nil {
+					buf = buf[:0]
+					var user, host, dbn, cmd, state, info sql.NullString
+					var tm sql.NullInt64
+					for rows.Next() {
+						var p proc
+						if rows.Scan(&p.ID, &user, &host, &dbn, &cmd, &tm, &state, &info) == nil {
+							p.User, p.Host, p.DB, p.Cmd, p.Time, p.State, p.Info = user.String, host.String, dbn.String, cmd.String, tm.Int64, state.String, info.String
+							buf = append(buf, p)
+						}
+					}
+					rows.Close()
+					// the match step of a task that matches nothing
+					for i := range buf {
+						if strings.EqualFold(buf[i].User, "kgb_nobody") {
+							buf[i].ID = 0
+						}
+					}
+				}
+				t.Reset(interval)
+			}
+		})
+	}
+	wg.Wait()
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return ctx.Err()
+}
