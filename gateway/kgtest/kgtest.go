@@ -295,13 +295,16 @@ func NewVictim(t testing.TB, user, pw, db, query string) *Victim {
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&v.ID); err != nil {
 		t.Fatal(err)
 	}
+	qctx, cancel := context.WithCancel(context.Background())
 	if query != "" {
 		go func() {
-			_, err := conn.ExecContext(context.Background(), query)
+			_, err := conn.ExecContext(qctx, query)
 			v.done <- err
 		}()
 	}
-	t.Cleanup(func() { conn.Close(); pool.Close() })
+	// Cancel a still-blocked query first (the driver then drops the
+	// connection) so cleanup never waits for a GET_LOCK or SLEEP to end.
+	t.Cleanup(func() { cancel(); conn.Close(); pool.Close() })
 	return v
 }
 
