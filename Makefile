@@ -7,7 +7,7 @@ CONFIG ?= docs/killgate.example.yaml
 # Tests share one MariaDB server: run packages one at a time.
 TESTFLAGS ?= -race -count=1 -p 1 -timeout 15m
 
-.PHONY: help build run test unit vet fmt tidy deps bench fuzz clean
+.PHONY: help build run test unit vet fmt tidy deps bench fuzz clean scale-test
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ run: build ## serve on 127.0.0.1:8080 with the example config (local MariaDB, SQ
 test: vet deps ## everything: unit + integration tests against the MariaDB on 127.0.0.1:3306
 	$(GO) test $(TESTFLAGS) ./...
 	cd gateway/huaweisdk && GOFLAGS=-mod=mod $(GO) test $(TESTFLAGS) ./...
+
+scale-test: ## three replicas on a shared MySQL store + Redis: prints takeover time and fleet rate-limit figures (docs/scale-out.md)
+	set -o pipefail; $(GO) test -race -count=1 -run 'TestReplicas' -v ./cmd/killgate/ 2>&1 | grep -E 'replicas_test.go:|^(=== RUN|--- |PASS|FAIL|ok)'
 
 unit: ## pure-logic tests only (no database)
 	$(GO) test -race -count=1 -short ./...
@@ -41,8 +44,9 @@ deps: ## the dependency direction holds: only gateway (and cmd) import gin; kill
 	  if $(GO) list -deps $$p | grep -q '^github.com/gin-gonic/gin$$'; then echo "$$p must not import gin"; exit 1; fi; done
 	@if $(GO) list -deps ./killtask | grep -qE '^killgate/(actions|gateway|ratelimit)$$'; then echo "killtask must not import API packages"; exit 1; fi
 
-bench: build ## regenerate docs/benchmarks.md (bounded; starts and stops what it needs)
-	@if [ -x bench/run.sh ]; then bench/run.sh; else echo "no bench harness yet"; fi
+bench: build ## regenerate docs/benchmarks.md (~8 min, bounded; starts and stops what it needs; BENCH_QUICK=1: ~2 min)
+	$(GO) build -o bin/kgbench ./cmd/kgbench
+	BENCH_QUICK=$(BENCH_QUICK) bin/kgbench -killgate bin/killgate -out docs/benchmarks.md
 
 fuzz: ## run every fuzz target for FUZZTIME (default 20s each)
 	@if [ -x scripts/fuzz.sh ]; then scripts/fuzz.sh; else echo "no fuzz script yet"; fi

@@ -108,7 +108,7 @@ type Engine struct {
 	version uint64             // bumped by every in-process change of tasks
 
 	hist    *historyWriter
-	leases  *leaser // nil without leases (single process)
+	leases  *leaser        // nil without leases (single process)
 	kills   sync.WaitGroup // task kills in flight
 	started atomic.Bool
 	reloads atomic.Int64 // completed task reloads (for tests)

@@ -27,9 +27,13 @@ const (
 // id whose KILL is still in flight is never killed twice.
 func (n *node) startKill(ctx context.Context, p Process, seen time.Time) bool {
 	select {
-	case n.sem <- struct{}{}:
-	case <-ctx.Done():
-		return false
+	case n.sem <- struct{}{}: // a free slot wins even when ctx is already done
+	default:
+		select {
+		case n.sem <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
 	}
 	n.inflightMu.Lock()
 	if _, dup := n.inflight[p.ID]; dup {

@@ -236,7 +236,7 @@ func (l *leaser) releaseAll() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	for _, n := range l.nodes {
-		if n.leaseHeld() {
+		if n.leaseSet() { // conditional on owner = us: harmless if another took it
 			n.setLease(time.Time{})
 			if err := l.e.store.ReleaseLease(ctx, leaseKey(n), l.id); err != nil {
 				l.e.log.Warn("releasing lease failed", zap.String("lease", leaseKey(n)), zap.Error(err))
@@ -302,13 +302,13 @@ func (l *leaser) round(ctx context.Context) {
 			mine = append(mine, n)
 			delete(l.free, k)
 		case ok && ls.Live:
-			if n.leaseHeld() {
+			if n.leaseSet() {
 				n.setLease(time.Time{})
 				e.log.Warn("lease lost", zap.String("lease", k), zap.String("replica", l.id), zap.String("owner", ls.Owner))
 			}
 			delete(l.free, k)
 		default:
-			if n.leaseHeld() {
+			if n.leaseSet() {
 				n.setLease(time.Time{})
 				e.log.Warn("lease lapsed", zap.String("lease", k), zap.String("replica", l.id))
 			}
@@ -329,7 +329,10 @@ func (l *leaser) round(ctx context.Context) {
 		for _, n := range mine[:held-quota] {
 			n.setLease(time.Time{})
 			n.waitKills(e.cfg.KillTimeout + time.Second)
-			if err := e.store.ReleaseLease(rctx, leaseKey(n), l.id); err != nil {
+			relCtx, relCancel := context.WithTimeout(ctx, time.Second)
+			err := e.store.ReleaseLease(relCtx, leaseKey(n), l.id)
+			relCancel()
+			if err != nil {
 				e.log.Warn("releasing lease failed", zap.String("lease", leaseKey(n)), zap.Error(err))
 				continue
 			}
@@ -400,6 +403,14 @@ func (n *node) leaseHeld() bool {
 	return !n.leaseUntil.IsZero() && time.Now().Before(n.leaseUntil)
 }
 
+// leaseSet reports whether the node had a lease in this process (its local
+// deadline may have passed).
+func (n *node) leaseSet() bool {
+	n.leaseMu.Lock()
+	defer n.leaseMu.Unlock()
+	return !n.leaseUntil.IsZero()
+}
+
 // owns reports whether this process may enforce the node now.
 func (n *node) owns() bool {
 	return n.e.leases == nil || n.leaseHeld()
@@ -446,3 +457,20 @@ func (n *node) waitKills(d time.Duration) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// LeasesHeld returns how many nodes this replica enforces now (every node
+// without leases): a gauge for the metrics page.
+func (e *Engine) LeasesHeld() int {
+	k := 0
+	for _, inst := range e.order {
+		for _, n := range inst.nodes {
+			if n.owns() {
+				k++
+			}
+		}
+	}
+	return k
+}
+
+// LeasesEnabled reports whether node leases are on (shared store).
+func (e *Engine) LeasesEnabled() bool { return e.leases != nil }

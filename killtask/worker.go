@@ -132,7 +132,12 @@ func (n *node) tick(ctx context.Context) int {
 	// Wait for kill slots until the next poll is due: prompt KILLs free
 	// their slots in well under a millisecond and stalled ones give theirs
 	// back after slowKill, so a burst drains at the pool's pace.
-	kctx, kcancel := context.WithDeadline(ctx, start.Add(e.cfg.PollInterval))
+	deadline := start.Add(e.cfg.PollInterval)
+	if e.leases != nil {
+		// The store round trips above must not eat the batch's budget.
+		deadline = time.Now().Add(e.cfg.PollInterval)
+	}
+	kctx, kcancel := context.WithDeadline(ctx, deadline)
 	defer kcancel()
 	for i := range cands {
 		c := &cands[i]

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -104,7 +105,18 @@ func NewRedis(rc RedisConfig, cfg Config, local *Limiter, log *zap.Logger) *Redi
 		DisableIdentity:       true,
 	})
 	r.lim = redis_rate.NewLimiter(r.rdb)
+	quietRedis.Do(func() { redis.SetLogger(debugLogger{log.Named("go-redis")}) })
 	return r
+}
+
+// go-redis logs every failed dial on its own; the limiter logs transitions
+// instead, so the client's lines go to debug level.
+var quietRedis sync.Once
+
+type debugLogger struct{ log *zap.Logger }
+
+func (d debugLogger) Printf(_ context.Context, format string, v ...any) {
+	d.log.Debug(fmt.Sprintf(format, v...))
 }
 
 // gcraLimit expresses PerSecond/Burst as a redis_rate limit, whose Rate is an
