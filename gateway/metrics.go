@@ -220,6 +220,42 @@ func (m *Metrics) HistoryWritten(rows int) {
 	}
 }
 
+// RateLimitState is what a fleet-wide limiter reports (ratelimit.Redis).
+type RateLimitState interface {
+	Degraded() bool       // deciding locally because Redis is unavailable
+	FallbackCount() int64 // requests decided locally while degraded
+}
+
+// WatchRateLimit exports the fleet limiter's state:
+// killgate_ratelimit_degraded (1 while Redis is unavailable and each replica
+// limits on its own) and killgate_ratelimit_local_decisions_total.
+func (m *Metrics) WatchRateLimit(s RateLimitState) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "killgate_ratelimit_degraded",
+			Help: "1 while the fleet-wide (Redis) rate limiter is unavailable and this replica limits on its own.",
+		}, func() float64 {
+			if s.Degraded() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "killgate_ratelimit_local_decisions_total",
+			Help: "Requests whose rate-limit decision was taken locally because Redis was unavailable.",
+		}, func() float64 { return float64(s.FallbackCount()) }),
+	)
+}
+
+// WatchLeases exports killgate_leases_held: the instance nodes this replica
+// enforces (shared MySQL store only).
+func (m *Metrics) WatchLeases(held func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "killgate_leases_held",
+		Help: "Instance nodes whose enforcement this replica owns (shared store leases).",
+	}, func() float64 { return float64(held()) }))
+}
+
 // ObserveStore records one store round trip.
 func (m *Metrics) ObserveStore(op string, d time.Duration) {
 	m.storeDuration.WithLabelValues(op).Observe(d.Seconds())

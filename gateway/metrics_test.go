@@ -390,3 +390,29 @@ func gatherText(t *testing.T, m *gateway.Metrics) map[string]*dto.MetricFamily {
 	}
 	return fams
 }
+
+type fakeRL struct {
+	degraded bool
+	n        int64
+}
+
+func (f *fakeRL) Degraded() bool       { return f.degraded }
+func (f *fakeRL) FallbackCount() int64 { return f.n }
+
+// TestMetricsRateLimitAndLeases: the fleet limiter's state and the leases
+// held are read at scrape time.
+func TestMetricsRateLimitAndLeases(t *testing.T) {
+	m := gateway.NewMetrics(gateway.MetricsConfig{})
+	rl := &fakeRL{}
+	held := 2
+	m.WatchRateLimit(rl)
+	m.WatchLeases(func() int { return held })
+	fams := gatherText(t, m)
+	wantCounter(t, fams, "killgate_ratelimit_degraded", map[string]string{}, 0)
+	wantCounter(t, fams, "killgate_leases_held", map[string]string{}, 2)
+	rl.degraded, rl.n, held = true, 7, 3
+	fams = gatherText(t, m)
+	wantCounter(t, fams, "killgate_ratelimit_degraded", map[string]string{}, 1)
+	wantCounter(t, fams, "killgate_ratelimit_local_decisions_total", map[string]string{}, 7)
+	wantCounter(t, fams, "killgate_leases_held", map[string]string{}, 3)
+}

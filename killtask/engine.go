@@ -724,8 +724,7 @@ func (e *Engine) killAndRecord(ctx context.Context, n *node, reqs []manualKill, 
 	for _, r := range res {
 		e.obs.Killed(n.inst.cfg.ID, n.id, r.Outcome, time.Since(start))
 		recs = append(recs, n.record(r.Process, r.Outcome, r.Error, source, taskID))
-		e.log.Info("manual kill", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.String("source", source),
-			zap.Uint64("thread", r.Process.ID), zap.String("user", r.Process.User), zap.String("outcome", string(r.Outcome)), zap.String("error", r.Error))
+		n.logKill(source, taskID, r.Process, r.Outcome, r.Error, time.Since(start))
 	}
 	if record {
 		if err := e.store.AddKillRecords(context.WithoutCancel(ctx), recs); err != nil {

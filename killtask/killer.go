@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,13 +126,53 @@ func (n *node) killForTask(ctx context.Context, p Process, seen time.Time) {
 	e.obs.Killed(inst.cfg.ID, n.id, outcome, reaction)
 	rec := n.record(p, outcome, msg, SourceTask, t.ID)
 	e.hist.add(rec)
-	if outcome == OutcomeFailed {
-		e.log.Warn("kill failed", zap.String("instance", inst.cfg.ID), zap.String("node", n.id), zap.String("task", t.ID),
-			zap.Uint64("thread", p.ID), zap.String("user", p.User), zap.String("error", msg))
-	} else {
-		e.log.Debug("killed", zap.String("instance", inst.cfg.ID), zap.String("node", n.id), zap.String("task", t.ID), zap.String("replica", e.cfg.ReplicaID),
-			zap.Uint64("thread", p.ID), zap.String("user", p.User), zap.String("outcome", string(outcome)), zap.Duration("reaction", reaction))
+	n.logKill(SourceTask, t.ID, p, outcome, msg, reaction)
+}
+
+// Log field names of a kill line: fixed, so that log pipelines can rely on
+// them.
+const (
+	lfInstance = "instance"
+	lfNode     = "node"
+	lfReplica  = "replica"
+	lfSource   = "source"
+	lfTask     = "task_id"
+	lfThread   = "thread_id"
+	lfUser     = "user"
+	lfHost     = "host"
+	lfDB       = "db"
+	lfCommand  = "command"
+	lfTime     = "time_s"
+	lfState    = "state"
+	lfInfo     = "info"
+	lfOutcome  = "outcome"
+	lfError    = "error"
+	lfReaction = "reaction_s"
+)
+
+// maxLoggedInfo bounds the statement text in a kill line; the history keeps
+// it whole.
+const maxLoggedInfo = 256
+
+// logKill writes the one line every kill attempt gets: info level, warn when
+// the KILL failed.
+func (n *node) logKill(source, taskID string, p Process, outcome Outcome, msg string, reaction time.Duration) {
+	info := p.Info
+	if len(info) > maxLoggedInfo {
+		info = strings.ToValidUTF8(info[:maxLoggedInfo], "") + "…"
 	}
+	fields := []zap.Field{
+		zap.String(lfInstance, n.inst.cfg.ID), zap.String(lfNode, n.id), zap.String(lfReplica, n.e.cfg.ReplicaID),
+		zap.String(lfSource, source), zap.String(lfTask, taskID), zap.Uint64(lfThread, p.ID),
+		zap.String(lfUser, p.User), zap.String(lfHost, p.Host), zap.String(lfDB, p.DB), zap.String(lfCommand, p.Command),
+		zap.Int64(lfTime, p.Time), zap.String(lfState, p.State), zap.String(lfInfo, info),
+		zap.String(lfOutcome, string(outcome)), zap.String(lfError, msg), zap.Float64(lfReaction, reaction.Seconds()),
+	}
+	if outcome == OutcomeFailed {
+		n.e.log.Warn("kill", fields...)
+		return
+	}
+	n.e.log.Info("kill", fields...)
 }
 
 // execKill runs KILL CONNECTION on the node's kill pool with its own

@@ -148,6 +148,12 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 			log.Warn("rate limit: Redis not reachable at start; limiting per replica until it is", zap.String("addr", rc.Addr), zap.Error(err))
 		}
 		limiter = rl
+		if metrics != nil {
+			metrics.WatchRateLimit(rl)
+		}
+	}
+	if metrics != nil && eng.LeasesEnabled() {
+		metrics.WatchLeases(eng.LeasesHeld)
 	}
 	var creds []gateway.Credential
 	for _, c := range cfg.Credentials {
