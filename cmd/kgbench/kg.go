@@ -152,7 +152,13 @@ func (p *kgProc) stop() error {
 	return err
 }
 
-func (p *kgProc) cleanup() { os.RemoveAll(p.dir) }
+func (p *kgProc) cleanup() {
+	if os.Getenv("KGBENCH_KEEP") != "" {
+		logf("kept %s", p.dir)
+		return
+	}
+	os.RemoveAll(p.dir)
+}
 
 // procStatus returns VmRSS and VmHWM in KiB.
 func procStatus(pid int) (rss, hwm int64) {

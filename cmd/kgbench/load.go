@@ -25,7 +25,9 @@ type loadResult struct {
 	Seconds   float64 // measured window
 	RPS       float64
 	P50, P99  time.Duration
-	Exhausted bool // the pre-signed requests ran out before the window ended
+	Exhausted bool          // the pre-signed requests ran out before the window ended
+	CPUPerReq time.Duration // server CPU (utime+stime) per request in the window
+	ServerCPU float64       // server CPU, % of one core
 }
 
 // reqSource hands out raw HTTP/1.1 requests: either one request repeated
@@ -50,7 +52,7 @@ func (s *reqSource) get() ([]byte, bool) {
 // runLoad drives addr with conns keep-alive connections for warm+dur and
 // measures only dur. Each connection sends one request at a time (closed
 // loop, like wrk). want, if not nil, must appear in every answer body.
-func runLoad(addr string, src *reqSource, conns int, warm, dur time.Duration, want []byte, strict bool) (loadResult, error) {
+func runLoad(addr string, serverPID int, src *reqSource, conns int, warm, dur time.Duration, want []byte, strict bool) (loadResult, error) {
 	var (
 		wg        sync.WaitGroup
 		measuring atomic.Bool
@@ -120,15 +122,21 @@ func runLoad(addr string, src *reqSource, conns int, warm, dur time.Duration, wa
 	time.Sleep(warm)
 	measuring.Store(true)
 	start := time.Now()
+	cpu0 := cpuTicks(serverPID)
 	deadline := start.Add(dur)
 	for time.Now().Before(deadline) && !exhausted.Load() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop.Store(true)
 	el := time.Since(start)
+	cpu := cpuTicks(serverPID) - cpu0
 	wg.Wait()
 	r := loadResult{Requests: total.Load(), Errors: errs.Load(), BadBodies: bad.Load(), Matched: matched.Load(), Seconds: el.Seconds(), Exhausted: exhausted.Load()}
 	r.RPS = float64(r.Requests) / r.Seconds
+	r.ServerCPU = 100 * float64(cpu) / userHZ / r.Seconds
+	if r.Requests > 0 {
+		r.CPUPerReq = time.Duration(float64(cpu) / userHZ * 1e9 / float64(r.Requests))
+	}
 	slices.Sort(lats)
 	r.P50, r.P99 = pct(lats, 50), pct(lats, 99)
 	if r.Errors > 0 || (strict && r.BadBodies > 0) {

@@ -118,13 +118,19 @@ func main() {
 		os.Exit(2)
 	}()
 	start := time.Now()
+	// Hard bound: whatever happens, stop, clean up and fail after 14 minutes.
+	time.AfterFunc(14*time.Minute, func() {
+		fmt.Fprintln(os.Stderr, "kgbench: time limit (14 min) reached: cleaning up")
+		cleanup()
+		os.Exit(3)
+	})
 	err := run(o)
 	cleanup()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kgbench:", err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "kgbench: done in %s, wrote %s\n", time.Since(start).Round(time.Second), o.out)
+	fmt.Fprintf(os.Stderr, "kgbench: done in %s\n", time.Since(start).Round(time.Second))
 }
 
 func logf(format string, args ...any) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -49,13 +51,13 @@ func (o *options) gateway() (*gwResult, error) {
 			return nil, err
 		}
 		req := signed(fs.Addr, "DescribeDiagDBInstances", `{"Product":"mysql","IsSupported":true}`, time.Now().Unix())
-		run.Floor, err = runLoad(fs.Addr, &reqSource{repeat: req}, o.conns, o.warm, o.dur, nil, false)
+		run.Floor, err = runLoad(fs.Addr, fs.pid(), &reqSource{repeat: req}, o.conns, o.warm, o.dur, nil, false)
 		run.HWM["floor"] = fs.hwmMiB()
 		fs.stop()
 		if err != nil {
 			return nil, fmt.Errorf("floor: %w", err)
 		}
-		logf("gateway run %d: floor %.0f req/s", r+1, run.Floor.RPS)
+		logf("gateway run %d: floor %.0f req/s, server CPU %s/req", r+1, run.Floor.RPS, run.Floor.CPUPerReq)
 
 		// Cheap read, rate limit lifted.
 		kg, err := o.startKG(fmt.Sprintf("gateway-read-%d", r+1), kgConfig{
@@ -65,14 +67,14 @@ func (o *options) gateway() (*gwResult, error) {
 			return nil, err
 		}
 		req = signed(kg.Addr, "DescribeDiagDBInstances", `{"Product":"mysql","IsSupported":true}`, time.Now().Unix())
-		run.Read, err = runLoad(kg.Addr, &reqSource{repeat: req}, o.conns, o.warm, o.dur, []byte(`"TotalCount":1`), true)
+		run.Read, err = runLoad(kg.Addr, kg.pid(), &reqSource{repeat: req}, o.conns, o.warm, o.dur, []byte(`"TotalCount":1`), true)
 		run.HWM["read"] = kg.hwmMiB()
 		kg.stop()
 		kg.cleanup()
 		if err != nil {
 			return nil, fmt.Errorf("DescribeDiagDBInstances: %w", err)
 		}
-		logf("gateway run %d: DescribeDiagDBInstances %.0f req/s", r+1, run.Read.RPS)
+		logf("gateway run %d: DescribeDiagDBInstances %.0f req/s, server CPU %s/req", r+1, run.Read.RPS, run.Read.CPUPerReq)
 
 		// CreateKillTask, distinct bodies, 100 unreachable instances.
 		var insts []kgInstance
@@ -89,7 +91,7 @@ func (o *options) gateway() (*gwResult, error) {
 		for i := range reqs {
 			reqs[i] = signed(kg.Addr, "CreateKillTask", fmt.Sprintf(`{"InstanceId":"cdb-gw-%03d","Duration":3600,"User":"kgb_nobody_%d"}`, i%100, i), ts)
 		}
-		run.Create, err = runLoad(kg.Addr, &reqSource{distinct: reqs}, o.conns, o.warm, o.dur, []byte(`"Status":1`), true)
+		run.Create, err = runLoad(kg.Addr, kg.pid(), &reqSource{distinct: reqs}, o.conns, o.warm, o.dur, []byte(`"Status":1`), true)
 		run.HWM["create"] = kg.hwmMiB()
 		kg.stop()
 		kg.cleanup()
@@ -106,14 +108,14 @@ func (o *options) gateway() (*gwResult, error) {
 			return nil, err
 		}
 		req = signed(kg.Addr, "DescribeDiagDBInstances", `{"Product":"mysql","IsSupported":true}`, time.Now().Unix())
-		run.Reject, err = runLoad(kg.Addr, &reqSource{repeat: req}, o.conns, o.warm, o.dur, []byte(`RequestLimitExceeded`), false)
+		run.Reject, err = runLoad(kg.Addr, kg.pid(), &reqSource{repeat: req}, o.conns, o.warm, o.dur, []byte(`RequestLimitExceeded`), false)
 		run.HWM["reject"] = kg.hwmMiB()
 		kg.stop()
 		kg.cleanup()
 		if err != nil {
 			return nil, fmt.Errorf("rejection: %w", err)
 		}
-		logf("gateway run %d: rejected %.0f req/s (%d of %d rejected)", r+1, run.Reject.RPS, run.Reject.Matched, run.Reject.Requests)
+		logf("gateway run %d: rejected %.0f req/s (%d of %d rejected), server CPU %s/req", r+1, run.Reject.RPS, run.Reject.Matched, run.Reject.Requests, run.Reject.CPUPerReq)
 		res.Runs = append(res.Runs, run)
 	}
 	return res, nil
@@ -288,6 +290,7 @@ type burstRun struct {
 	Floor, FloorKills, KG, KGWith, Sleepers time.Duration
 	KGp50, KGWithp50                        time.Duration
 	SleepersKilled                          int
+	FirstKill, LastKill                     time.Duration // killgate history, from task creation
 }
 
 type burstResult struct {
@@ -395,6 +398,24 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 			return nil, fmt.Errorf("burst: %d of %d sessions not killed by killgate within 20s", missing, o.burst)
 		}
 		run.KG, run.KGp50 = ds[len(ds)-1], pct2(ds, 50)
+		time.Sleep(400 * time.Millisecond) // history flush (every 200 ms)
+		if recs, err := kg.killRecords(); err == nil {
+			want := map[uint64]bool{}
+			for _, id := range vs.ids {
+				want[id] = true
+			}
+			var ks []time.Duration
+			for _, r := range recs {
+				if want[r.ThreadID] {
+					ks = append(ks, r.KilledAt.Sub(t0.Truncate(time.Millisecond)))
+				}
+			}
+			slices.Sort(ks)
+			if len(ks) > 0 {
+				run.FirstKill, run.LastKill = ks[0], ks[len(ks)-1]
+			}
+			logf("burst run %d: killgate history: %d kills, first %s, p50 %s, last %s after task creation", r+1, len(ks), run.FirstKill, pct2(ks, 50), run.LastKill)
+		}
 
 		// killgate with SLEEP() victims among them (opened first).
 		sl, err := b.openSessions(b.sleeperUser, b.schema, o.sleepers)
@@ -568,31 +589,40 @@ func (o *options) scale(b *benchDB) (*scaleResult, error) {
 	// Floor: the same reads by a bare Go program (50 pinned connections,
 	// one full processlist read each per interval, rows scanned).
 	self, _ := os.Executable()
-	fp, err := startProc(self, "poll-floor", fmt.Sprint(res.FleetInstances), interval.String(), b.rootDSN)
+	fp, fout, err := startProc(self, "poll-floor", fmt.Sprint(res.FleetInstances), interval.String(), b.rootDSN)
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	time.Sleep(time.Second)
 	c0, t0 := cpuTicks(fp.pid()), time.Now()
 	time.Sleep(o.window)
 	c1, el := cpuTicks(fp.pid()), time.Since(t0).Seconds()
 	fp.stop()
 	res.FloorCPU = 100 * float64(c1-c0) / userHZ / el
-	res.FloorReadsPerSec = float64(res.FleetInstances) / (interval.Seconds())
+	var okN, errN int64
+	var first string
+	fmt.Sscan(fout.String(), &okN, &errN, &first)
+	if errN > 0 || okN == 0 {
+		return nil, fmt.Errorf("bare poller: %d reads ok, %d failed: %s", okN, errN, fout.String())
+	}
+	res.FloorReadsPerSec = float64(okN) / time.Since(start).Seconds()
 	logf("scale: 50×5: killgate CPU %.1f%% (%.0f reads/s), bare poller %.1f%%; RSS %.1f MiB, HWM %.1f MiB",
 		res.FleetCPU, res.FleetReadsPerSec, res.FloorCPU, res.FleetRSS, res.FleetHWM)
 	return res, nil
 }
 
-func startProc(bin string, args ...string) (*kgProc, error) {
+func startProc(bin string, args ...string) (*kgProc, *bytes.Buffer, error) {
 	p := &kgProc{exited: make(chan error, 1)}
 	p.cmd = execCommand(bin, args...)
+	var out bytes.Buffer
+	p.cmd.Stdout = &out
 	if err := p.cmd.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	track(p)
 	go func() { p.exited <- p.cmd.Wait() }()
-	return p, nil
+	return p, &out, nil
 }
 
 // pollFloor runs n pollers that read the full processlist every interval
@@ -606,6 +636,8 @@ func pollFloor(dsn string, n int, interval time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	var wg sync.WaitGroup
+	var okReads, errReads atomic.Int64
+	var firstErr atomic.Value
 	type proc struct {
 		ID                               uint64
 		User, Host, DB, Cmd, State, Info string
@@ -615,6 +647,8 @@ func pollFloor(dsn string, n int, interval time.Duration) error {
 		wg.Go(func() {
 			c, err := db.Conn(ctx)
 			if err != nil {
+				errReads.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
 				return
 			}
 			defer c.Close()
@@ -627,7 +661,12 @@ func pollFloor(dsn string, n int, interval time.Duration) error {
 				case <-t.C:
 				}
 				rows, err := c.QueryContext(ctx, processlistQuery)
+				if err != nil && ctx.Err() == nil {
+					errReads.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
 				if err == nil {
+					okReads.Add(1)
 					buf = buf[:0]
 					var user, host, dbn, cmd, state, info sql.NullString
 					var tm sql.NullInt64
@@ -651,6 +690,7 @@ func pollFloor(dsn string, n int, interval time.Duration) error {
 		})
 	}
 	wg.Wait()
+	fmt.Printf("%d %d %v\n", okReads.Load(), errReads.Load(), firstErr.Load())
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return nil
 	}
