@@ -489,15 +489,13 @@ func (e *Engine) Instance(id string) (InstanceConfig, bool) {
 
 // Instances lists configured instances with health and active task counts.
 // Nodes that were never polled are probed (bounded by ctx).
+//
+// Active task counts come from the engine's in-memory task set, which the
+// reload keeps in step with the store within one poll interval (tasks
+// created or cancelled through this process count at once): dashboards poll
+// this, and a store query per call cost more than the rest of the request.
 func (e *Engine) Instances(ctx context.Context) ([]InstanceInfo, error) {
-	ts, err := e.store.ActiveTasks(ctx, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	counts := map[string]int{}
-	for _, t := range ts {
-		counts[t.InstanceID]++
-	}
+	now := time.Now()
 	var wg sync.WaitGroup
 	for _, inst := range e.order {
 		for _, n := range inst.nodes {
@@ -509,7 +507,7 @@ func (e *Engine) Instances(ctx context.Context) ([]InstanceInfo, error) {
 	wg.Wait()
 	out := make([]InstanceInfo, 0, len(e.order))
 	for _, inst := range e.order {
-		info := InstanceInfo{ID: inst.cfg.ID, Product: inst.cfg.Product, Health: map[string]Health{}, ActiveTasks: counts[inst.cfg.ID]}
+		info := InstanceInfo{ID: inst.cfg.ID, Product: inst.cfg.Product, Health: map[string]Health{}, ActiveTasks: len(e.activeFor(inst.cfg.ID, now))}
 		for _, n := range inst.nodes {
 			info.Nodes = append(info.Nodes, n.id)
 			info.Health[n.id] = n.getHealth()

@@ -23,10 +23,13 @@ func (n *node) run(ctx context.Context) {
 		case <-n.trigger:
 		case <-timer.C:
 		}
+		began := time.Now()
 		failures := n.tick(ctx)
-		// Back off while the node fails, by one interval at most, so
-		// enforcement resumes within two intervals of the node returning.
-		delay := interval + time.Duration(min(failures, 1))*interval
+		// Polls are timed start to start, so a slow read at 4,000 sessions
+		// does not stretch the period. Back off while the node fails, by one
+		// interval at most, so enforcement resumes within two intervals of
+		// the node returning.
+		delay := interval + time.Duration(min(failures, 1))*interval - time.Since(began)
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
@@ -152,7 +155,8 @@ func (n *node) tick(ctx context.Context) int {
 			continue
 		}
 		if !n.startKill(kctx, *p, start) {
-			break // no slot came free before the next poll: re-read then
+			n.poke() // no slot came free in time: re-read at once, not an interval later
+			break
 		}
 	}
 	return 0
