@@ -7,7 +7,7 @@ CONFIG ?= docs/killgate.example.yaml
 # Tests share one MariaDB server: run packages one at a time.
 TESTFLAGS ?= -race -count=1 -p 1 -timeout 15m
 
-.PHONY: help build run test unit vet fmt tidy deps bench fuzz clean scale-test
+.PHONY: help build run test unit vet fmt tidy deps bench fuzz fuzz-corpus crash soak reliability clean scale-test
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -48,8 +48,41 @@ bench: build ## regenerate docs/benchmarks.md (~8 min, bounded; starts and stops
 	$(GO) build -o bin/kgbench ./cmd/kgbench
 	BENCH_QUICK=$(BENCH_QUICK) bin/kgbench -killgate bin/killgate -out docs/benchmarks.md
 
-fuzz: ## run every fuzz target for FUZZTIME (default 20s each)
-	@if [ -x scripts/fuzz.sh ]; then scripts/fuzz.sh; else echo "no fuzz script yet"; fi
+FUZZTIME ?= 20s
+# package:target for every native fuzz target (docs/reliability.md).
+FUZZ_TARGETS := ./actions:FuzzDecodeActions ./gateway:FuzzUnflatten ./gateway:FuzzParseTC3Authorization \
+	./gateway:FuzzVerifyV1Params ./gateway:FuzzHuaweiAuthorization ./gateway:FuzzTencentPipeline \
+	./killtask:FuzzSQLTemplate ./cmd/killgate:FuzzParseConfig
+FUZZ_OUT ?= bin/fuzz
+
+fuzz: ## run every fuzz target for FUZZTIME (default 20s each); table in bin/fuzz/summary.md
+	@mkdir -p $(FUZZ_OUT); fail=0; \
+	printf '| Target | Package | Time | Execs | New interesting | Corpus | Crashes |\n|---|---|---|---|---|---|---|\n' > $(FUZZ_OUT)/summary.md; \
+	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
+	  if $(GO) test -short -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg > $(FUZZ_OUT)/$$name.log 2>&1; then crash=0; else crash=1; fail=1; tail -40 $(FUZZ_OUT)/$$name.log; fi; \
+	  last=$$(grep -E 'execs: [0-9]+' $(FUZZ_OUT)/$$name.log | tail -1); \
+	  execs=$$(echo "$$last" | sed -nE 's/.*execs: ([0-9]+).*/\1/p'); newi=$$(echo "$$last" | sed -nE 's/.*new interesting: ([0-9]+) \(total: ([0-9]+)\).*/\1/p'); \
+	  total=$$(echo "$$last" | sed -nE 's/.*\(total: ([0-9]+)\).*/\1/p'); \
+	  printf '| %s | %s | %s | %s | %s | %s | %s |\n' $$name $$pkg $(FUZZTIME) "$$execs" "$$newi" "$$total" $$crash >> $(FUZZ_OUT)/summary.md; \
+	done; cat $(FUZZ_OUT)/summary.md; exit $$fail
+
+fuzz-corpus: ## copy up to 20 inputs per target from the fuzz cache into testdata/fuzz (checked-in seed corpora; run after make fuzz)
+	@cache=$$($(GO) env GOCACHE)/fuzz/killgate; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  src=$$cache/$${pkg#./}/$$name; dst=$$pkg/testdata/fuzz/$$name; [ -d $$src ] || continue; mkdir -p $$dst; \
+	  ls -S $$src | head -20 | while read f; do cp $$src/$$f $$dst/; done; echo "$$dst: $$(ls $$dst | wc -l) inputs"; done
+
+CRASH_ROUNDS ?= 50
+crash: ## CRASH_ROUNDS (default 50) SIGKILL/restart rounds of the real binary under load; prints the figure
+	set -o pipefail; CRASH_ROUNDS=$(CRASH_ROUNDS) $(GO) test -race -count=1 -run '^TestCrashRecovery$$' -v -timeout 30m ./cmd/killgate/ 2>&1 | grep -E 'figure:|^(--- |FAIL|ok)|_test.go:'
+
+SOAK_TIME ?= 3m
+soak: build ## SOAK_TIME (default 3m) of mixed load on loopback with victims killed continuously; prints the soak table
+	$(GO) build -o bin/kgsoak ./cmd/kgsoak
+	bin/kgsoak -killgate bin/killgate -time $(SOAK_TIME) -out bin/soak.md
+
+RELIABILITY_TESTS := TestBadInput|TestPipelineErrors|TestSlowClients|TestAuthorizationScopes|TestSignatureTampering|TestLimiterKeysBounded|TestInjectionShapedFilters|TestTargetDatabaseFaults|TestStoreFaults|TestCrashRecovery|TestShutdownDrains|TestNoSecretLeaks
+reliability: ## the reliability and security tests (short crash loop), with their figure: lines (docs/reliability.md)
+	set -o pipefail; $(GO) test -race -count=1 -p 1 -run '^($(RELIABILITY_TESTS))$$' -v ./gateway/ ./cmd/killgate/ 2>&1 | grep -E 'figure:|^(--- FAIL|FAIL|ok)'
 
 clean: ## remove build output
 	rm -rf bin

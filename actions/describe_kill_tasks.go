@@ -133,11 +133,11 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 func (s *Service) listScope(ctx context.Context, instanceID string) ([]string, error) {
 	c := CallerFrom(ctx)
 	if instanceID != "" {
+		if !c.MayUse(instanceID) { // scope first: existence is not revealed
+			return nil, E(UnauthorizedOperation, "The credential may not act on instance `%s`.", instanceID)
+		}
 		if _, ok := s.eng.Instance(instanceID); !ok {
 			return nil, E(InvalidParameterValue, "The instance `%s` in parameter `InstanceId` is not managed by this killgate.", instanceID)
-		}
-		if !c.MayUse(instanceID) {
-			return nil, E(UnauthorizedOperation, "The credential may not act on instance `%s`.", instanceID)
 		}
 		return nil, nil
 	}

@@ -71,12 +71,14 @@ func (s *Service) instance(ctx context.Context, id, product string, allowed []st
 	if !slices.Contains(allowed, product) {
 		return killtask.InstanceConfig{}, E(InvalidParameterValue, "The parameter `Product` must be one of %v; got `%s`.", allowed, product)
 	}
+	// Scope before existence: a scoped caller cannot tell which instance
+	// ids outside its scope exist.
+	if !CallerFrom(ctx).MayUse(id) {
+		return killtask.InstanceConfig{}, E(UnauthorizedOperation, "The credential may not act on instance `%s`.", id)
+	}
 	inst, ok := s.eng.Instance(id)
 	if !ok {
 		return killtask.InstanceConfig{}, E(InvalidParameterValue, "The instance `%s` in parameter `InstanceId` is not managed by this killgate.", id)
-	}
-	if !CallerFrom(ctx).MayUse(id) {
-		return killtask.InstanceConfig{}, E(UnauthorizedOperation, "The credential may not act on instance `%s`.", id)
 	}
 	if inst.Product != product {
 		return killtask.InstanceConfig{}, E(InvalidParameterValue, "The parameter `Product` is `%s` but instance `%s` is `%s`.", product, id, inst.Product)

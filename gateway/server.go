@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -117,19 +118,40 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+func init() {
+	// Request ids are random UUIDs; read crypto/rand in batches rather than
+	// once per request (the pool is safe for concurrent use once enabled).
+	uuid.EnableRandPool()
+}
+
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
+// HTTPTimeouts bounds how long a client may take. A zero field keeps its
+// default (ReadHeader 5s, Read 30s, Write 60s, Idle 120s).
+type HTTPTimeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
 // NewHTTPServer returns an http.Server with timeouts that keep slow or idle
-// clients from pinning connections.
-func NewHTTPServer(addr string, h http.Handler) *http.Server {
+// clients from pinning connections: a client that has not sent its headers
+// within ReadHeader, or its whole request within Read, is disconnected.
+// Tests may pass shorter timeouts.
+func NewHTTPServer(addr string, h http.Handler, timeouts ...HTTPTimeouts) *http.Server {
+	t := HTTPTimeouts{ReadHeader: 5 * time.Second, Read: 30 * time.Second, Write: 60 * time.Second, Idle: 120 * time.Second}
+	for _, o := range timeouts {
+		t.ReadHeader = cmp.Or(o.ReadHeader, t.ReadHeader)
+		t.Read = cmp.Or(o.Read, t.Read)
+		t.Write = cmp.Or(o.Write, t.Write)
+		t.Idle = cmp.Or(o.Idle, t.Idle)
+	}
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    64 << 10,
 	}
 }
@@ -226,6 +248,13 @@ func (s *Server) recover(c *gin.Context) {
 }
 
 func (s *Server) notFound(c *gin.Context) {
+	if c.Request.URL.Path == "/" {
+		// A method gin's Any does not route (e.g. PROPFIND, or any
+		// extension method) still gets the Tencent door's envelope:
+		// UnsupportedProtocol, HTTP 200.
+		s.tencent(c)
+		return
+	}
 	if strings.HasPrefix(c.Request.URL.Path, "/v3/") {
 		s.huaweiNotFound(c)
 		return

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -117,8 +118,11 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 func readCommon(r *http.Request) (*common, error) {
 	cp := &common{}
 	auth := r.Header.Get("Authorization")
-	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	ctype = strings.ToLower(ctype)
+	ctype := r.Header.Get("Content-Type")
+	if ctype != "application/json" { // what every SDK sends: skip the parse
+		ctype, _, _ = mime.ParseMediaType(ctype)
+		ctype = strings.ToLower(ctype)
+	}
 	switch {
 	case r.Method == http.MethodGet:
 		if len(r.URL.RawQuery) > maxGETQuery {
@@ -252,6 +256,18 @@ func (s *Server) authenticate(r *http.Request, cp *common) (Credential, error) {
 func (cp *common) params() (map[string]any, error) {
 	if cp.style == styleV3JSON {
 		return actions.ParseJSON(cp.body)
+	}
+	// The JSON style rejects non-UTF-8 bodies (actions.ParseJSON); the
+	// flattened styles must not let such text through either.
+	for k, vs := range cp.values {
+		if !utf8.ValidString(k) {
+			return nil, actions.E(actions.InvalidParameter, "A parameter name is not valid UTF-8.")
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return nil, actions.E(actions.InvalidParameter, "The parameter `%s` is not valid UTF-8.", strings.ToValidUTF8(k, "?"))
+			}
+		}
 	}
 	m, err := Unflatten(cp.values, func(k string) bool { return v1Common[k] })
 	if err != nil {

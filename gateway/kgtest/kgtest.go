@@ -55,6 +55,7 @@ type Options struct {
 	RateLimit   ratelimit.Config          // default: 20/s burst 20
 	Engine      killtask.Config           // default: DefaultConfig with a 100ms poll interval
 	StorePath   string                    // default: a temp file
+	Store       killtask.StoreConfig      // when Driver is set: this store instead of SQLite at StorePath
 	Now         func() time.Time
 	Extra       []func(*gin.Engine)
 	// Huawei configures the Huawei door (mounted when ProjectID is set).
@@ -98,7 +99,11 @@ func Start(t testing.TB, o Options) *Stack {
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
 	ctx, cancel := context.WithCancel(context.Background())
-	store, err := killtask.OpenStore(ctx, killtask.StoreConfig{Driver: "sqlite", DSN: o.StorePath})
+	sc := killtask.StoreConfig{Driver: "sqlite", DSN: o.StorePath}
+	if o.Store.Driver != "" {
+		sc = o.Store
+	}
+	store, err := killtask.OpenStore(ctx, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
