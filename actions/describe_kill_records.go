@@ -104,10 +104,10 @@ func (s *Service) DescribeKillRecords(ctx context.Context, r *DescribeKillRecord
 	if err != nil {
 		return nil, err
 	}
-	recs, total, err := s.eng.Store().ListKillRecordsIn(ctx, killtask.RecordQuery{
-		InstanceID: r.InstanceId, TaskID: r.TaskId, Source: r.Source, Since: r.since, Until: r.until,
+	recs, total, err := s.eng.Store().ListKillRecords(ctx, killtask.RecordQuery{
+		InstanceID: r.InstanceId, InstanceIn: scope, TaskID: r.TaskId, Source: r.Source, Since: r.since, Until: r.until,
 		Offset: int(r.Offset), Limit: pageLimit(r.Limit),
-	}, scope)
+	})
 	if err != nil {
 		return nil, engineError(err, "Listing the kill history")
 	}

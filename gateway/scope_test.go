@@ -86,7 +86,7 @@ func TestAuthorizationScopes(t *testing.T) {
 	}
 	waitGone(t, root, vk)
 	kgtest.Eventually(t, 10*time.Second, "Z's kill record", func() bool {
-		recs, _, err := st.Store.ListKillRecordsIn(context.Background(), killtask.RecordQuery{InstanceID: scopeOther}, nil)
+		recs, _, err := st.Store.ListKillRecords(context.Background(), killtask.RecordQuery{InstanceID: scopeOther})
 		return err == nil && len(recs) > 0
 	})
 	// A gets a task from onlyA (filtering a user with no sessions).

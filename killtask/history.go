@@ -10,7 +10,7 @@ import (
 
 // History batching: a burst of kills costs a few store round trips.
 const (
-	historyFlushEvery = 200 * time.Millisecond
+	historyFlushEvery = 50 * time.Millisecond
 	historyBatch      = 500
 	historyMaxPending = 20_000 // kept for retry while the store fails; older rows are dropped beyond it
 	pruneEvery        = time.Minute

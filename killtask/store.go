@@ -398,6 +398,10 @@ func (s *Store) SetTaskError(ctx context.Context, taskIDs []string, msg string) 
 // TaskQuery selects tasks for listing. Zero values do not filter.
 type TaskQuery struct {
 	InstanceID string
+	// InstanceIn restricts the result to these instances (a caller's
+	// scope): nil means no restriction, an empty non-nil slice selects
+	// nothing.
+	InstanceIn []string
 	TaskID     string
 	Status     Status
 	Offset     int
@@ -408,11 +412,17 @@ type TaskQuery struct {
 // Tasks past their expiry are reported Finished even before the worker has
 // marked them.
 func (s *Store) ListTasks(ctx context.Context, q TaskQuery, now time.Time) ([]Task, int64, error) {
+	if q.InstanceIn != nil && len(q.InstanceIn) == 0 {
+		return []Task{}, 0, nil
+	}
 	if _, err := s.FinishExpired(ctx, now); err != nil {
 		return nil, 0, err
 	}
 	var where []string
 	var args []any
+	if q.InstanceIn != nil {
+		where, args = append(where, "instance_id IN (?)"), append(args, q.InstanceIn)
+	}
 	if q.InstanceID != "" {
 		where, args = append(where, "instance_id = ?"), append(args, q.InstanceID)
 	}
@@ -422,9 +432,9 @@ func (s *Store) ListTasks(ctx context.Context, q TaskQuery, now time.Time) ([]Ta
 	if q.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(q.Status))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	cond, args, err := whereIn(where, args)
+	if err != nil {
+		return nil, 0, err
 	}
 	var total int64
 	if err := s.db.GetContext(ctx, &total, `SELECT COUNT(*) FROM tasks`+cond, args...); err != nil {
@@ -492,6 +502,7 @@ func (s *Store) AddKillRecords(ctx context.Context, recs []KillRecord) error {
 // RecordQuery selects kill history rows. Zero values do not filter.
 type RecordQuery struct {
 	InstanceID string
+	InstanceIn []string // as TaskQuery.InstanceIn
 	TaskID     string
 	Source     string
 	Since      time.Time // inclusive
@@ -508,8 +519,14 @@ type recordRow struct {
 
 // ListKillRecords returns a page of history rows, newest first, and the total.
 func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecord, int64, error) {
+	if q.InstanceIn != nil && len(q.InstanceIn) == 0 {
+		return []KillRecord{}, 0, nil
+	}
 	var where []string
 	var args []any
+	if q.InstanceIn != nil {
+		where, args = append(where, "instance_id IN (?)"), append(args, q.InstanceIn)
+	}
 	if q.InstanceID != "" {
 		where, args = append(where, "instance_id = ?"), append(args, q.InstanceID)
 	}
@@ -525,9 +542,9 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 	if !q.Until.IsZero() {
 		where, args = append(where, "killed_ms < ?"), append(args, ms(q.Until))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	cond, args, err := whereIn(where, args)
+	if err != nil {
+		return nil, 0, err
 	}
 	var total int64
 	if err := s.db.GetContext(ctx, &total, `SELECT COUNT(*) FROM kill_records`+cond, args...); err != nil {
@@ -654,4 +671,12 @@ func (s *Store) TakeSqlExec(ctx context.Context, id, instanceID string, now time
 func (s *Store) PruneSqlExecs(ctx context.Context, cutoff time.Time) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM sql_execs WHERE expires_ms < ?`, ms(cutoff))
 	return err
+}
+
+// whereIn joins conditions with AND and expands IN (?) lists.
+func whereIn(where []string, args []any) (string, []any, error) {
+	if len(where) == 0 {
+		return "", args, nil
+	}
+	return sqlx.In(" WHERE "+strings.Join(where, " AND "), args...)
 }

@@ -287,3 +287,41 @@ func TestStorePruneHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreListScope: InstanceIn restricts listings to a caller's scope;
+// nil means no restriction and an empty slice selects nothing.
+func TestStoreListScope(t *testing.T) {
+	storeUnderTest(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		for _, inst := range []string{"scope-a", "scope-b", "scope-c"} {
+			if err := st.CreateTask(ctx, newTask(inst, Filter{User: "u"}, Forever), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.AddKillRecords(ctx, []KillRecord{{Source: SourceManual, InstanceID: inst, ThreadID: 1, Outcome: OutcomeKilled}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tests := []struct {
+			name string
+			in   []string
+			want int64
+		}{
+			{"nil-is-everything", nil, 3},
+			{"empty-is-nothing", []string{}, 0},
+			{"subset", []string{"scope-a", "scope-c"}, 2},
+			{"unknown", []string{"scope-z"}, 0},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, n, err := st.ListTasks(ctx, TaskQuery{InstanceIn: tt.in, Limit: 100}, time.Now())
+				if err != nil || n != tt.want {
+					t.Fatalf("tasks: %d %v, want %d", n, err, tt.want)
+				}
+				_, n, err = st.ListKillRecords(ctx, RecordQuery{InstanceIn: tt.in, Limit: 100})
+				if err != nil || n != tt.want {
+					t.Fatalf("records: %d %v, want %d", n, err, tt.want)
+				}
+			})
+		}
+	})
+}

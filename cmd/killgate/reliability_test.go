@@ -521,7 +521,7 @@ worker: {poll_interval: 50ms}
 		t.Fatal(err)
 	}
 	defer st.Close()
-	recs, total, err := st.ListKillRecordsIn(context.Background(), killtask.RecordQuery{TaskID: task.TaskId, Limit: 100}, nil)
+	recs, total, err := st.ListKillRecords(context.Background(), killtask.RecordQuery{TaskID: task.TaskId, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"go.uber.org/goleak"
 	"net"
 	"os"
 	"os/exec"
@@ -60,7 +61,16 @@ func TestMain(m *testing.M) {
 				}
 			}
 		}
-		return m.Run()
+		code := m.Run()
+		if code == 0 {
+			// Every serve() in this package's tests must have stopped its
+			// goroutines (engine, pollers, HTTP) by now.
+			if err := goleak.Find(); err != nil {
+				fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+				code = 1
+			}
+		}
+		return code
 	}()
 	os.Exit(code)
 }
