@@ -253,17 +253,7 @@ func User(t testing.TB, root *sql.DB) (string, string) {
 	t.Helper()
 	name := fmt.Sprintf("kg_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
 	pw := "pw-" + name
-	for _, q := range []string{
-		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", name, pw),
-		fmt.Sprintf("CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'", name, pw),
-		fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s`", name),
-		fmt.Sprintf("GRANT ALL ON `%s`.* TO '%s'@'%%'", name, name),
-		fmt.Sprintf("GRANT ALL ON `%s`.* TO '%s'@'localhost'", name, name),
-	} {
-		if _, err := root.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	CreateUser(t, root, name, pw)
 	t.Cleanup(func() {
 		_, _ = root.Exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'%%'", name))
 		_, _ = root.Exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'localhost'", name))
@@ -285,7 +275,12 @@ type Victim struct {
 // the test).
 func NewVictim(t testing.TB, user, pw, db, query string) *Victim {
 	t.Helper()
-	dsn := fmt.Sprintf("%s:%s@tcp(127.0.0.1:3306)/%s", user, pw, db)
+	return NewVictimOn(t, fmt.Sprintf("%s:%s@tcp(127.0.0.1:3306)/%s", user, pw, db), query)
+}
+
+// NewVictimOn is NewVictim on the given DSN (e.g. a throwaway server's).
+func NewVictimOn(t testing.TB, dsn, query string) *Victim {
+	t.Helper()
 	pool, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)

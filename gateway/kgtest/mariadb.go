@@ -163,33 +163,6 @@ func (m *MariaDB) Root(t testing.TB) *sql.DB {
 	return db
 }
 
-// NewVictimOn is NewVictim on the given DSN (e.g. a throwaway server's).
-func NewVictimOn(t testing.TB, dsn, query string) *Victim {
-	t.Helper()
-	pool, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool.SetMaxOpenConns(1)
-	ctx := context.Background()
-	conn, err := pool.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := &Victim{db: pool, conn: conn, done: make(chan error, 1)}
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&v.ID); err != nil {
-		t.Fatal(err)
-	}
-	if query != "" {
-		go func() {
-			_, err := conn.ExecContext(context.Background(), query)
-			v.done <- err
-		}()
-	}
-	t.Cleanup(func() { conn.Close(); pool.Close() })
-	return v
-}
-
 // CreateUser creates user@'%' and user@localhost with password pw and all
 // rights on a schema of the same name, on the server root points at.
 func CreateUser(t testing.TB, root *sql.DB, user, pw string) {
