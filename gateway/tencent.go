@@ -304,21 +304,74 @@ func publicError(err error) (code, msg string) {
 	return actions.InternalError, "An internal error occurred; quote the RequestId when reporting it."
 }
 
-type errorBody struct {
-	Response struct {
-		Error struct {
-			Code    string `json:"Code"`
-			Message string `json:"Message"`
-		} `json:"Error"`
-		RequestId string `json:"RequestId"`
-	} `json:"Response"`
+// errorEnvelope renders {"Response":{"Error":{"Code","Message"},"RequestId"}}.
+// It is written by hand: every refused request (rate limit, bad signature)
+// ends here, and encoding/json's reflection was a tenth of that path's cost.
+func errorEnvelope(code, msg, requestID string) []byte {
+	b := make([]byte, 0, 64+len(code)+len(msg)+len(requestID))
+	b = append(b, `{"Response":{"Error":{"Code":`...)
+	b = appendJSONString(b, code)
+	b = append(b, `,"Message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, `},"RequestId":`...)
+	b = appendJSONString(b, requestID)
+	return append(b, `}}`...)
 }
 
-func errorEnvelope(code, msg, requestID string) []byte {
-	var e errorBody
-	e.Response.Error.Code, e.Response.Error.Message, e.Response.RequestId = code, msg, requestID
-	b, _ := jsonMarshal(e)
-	return b
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// does with HTML escaping off: control characters, quote and backslash,
+// U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // successEnvelope wraps the action's output object as
