@@ -42,6 +42,7 @@ type KillRecord struct {
 	Outcome    string `json:"Outcome"`
 	Error      string `json:"Error"`
 	KillTime   string `json:"KillTime"`
+	Replica    string `json:"Replica"` // replica that made the kill; empty with the embedded store
 }
 
 // DescribeKillRecordsResponse is its output.
@@ -117,7 +118,7 @@ func (s *Service) DescribeKillRecords(ctx context.Context, r *DescribeKillRecord
 			RecordId: k.ID, Source: k.Source, TaskId: k.TaskID, InstanceId: k.InstanceID, NodeId: k.NodeID,
 			Product: k.Product, ThreadId: int64(k.ThreadID), User: k.User, Host: k.Host, DB: k.DB,
 			Command: k.Command, Time: k.Time, State: k.State, Info: k.Info, Outcome: string(k.Outcome),
-			Error: k.Error, KillTime: formatTime(k.KilledAt),
+			Error: k.Error, KillTime: formatTime(k.KilledAt), Replica: k.Replica,
 		})
 	}
 	return out, nil

@@ -554,7 +554,7 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 	if limit <= 0 {
 		limit = 20
 	}
-	rows, err := s.db.QueryxContext(ctx, `SELECT id, `+recordCols+` FROM kill_records`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
+	rows, err := s.db.QueryxContext(ctx, `SELECT id, `+recordCols+`, replica FROM kill_records`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -565,7 +565,7 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 		var outcome string
 		var killedMS int64
 		if err := rows.Scan(&r.ID, &r.Source, &r.TaskID, &r.InstanceID, &r.NodeID, &r.Product, &r.ThreadID,
-			&r.User, &r.Host, &r.DB, &r.Command, &r.Time, &r.State, &r.Info, &outcome, &r.Error, &killedMS); err != nil {
+			&r.User, &r.Host, &r.DB, &r.Command, &r.Time, &r.State, &r.Info, &outcome, &r.Error, &killedMS, &r.Replica); err != nil {
 			return nil, 0, err
 		}
 		r.Outcome, r.KilledAt = Outcome(outcome), fromMS(killedMS)

@@ -325,3 +325,18 @@ func TestStoreListScope(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreRecordReplica: the replica that wrote a history row is listed.
+func TestStoreRecordReplica(t *testing.T) {
+	storeUnderTest(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		st.SetReplica("replica-7")
+		if err := st.AddKillRecords(ctx, []KillRecord{{Source: SourceManual, InstanceID: "rep-a", ThreadID: 9, Outcome: OutcomeKilled}}); err != nil {
+			t.Fatal(err)
+		}
+		recs, _, err := st.ListKillRecords(ctx, RecordQuery{InstanceID: "rep-a"})
+		if err != nil || len(recs) != 1 || recs[0].Replica != "replica-7" || recs[0].ThreadID != 9 {
+			t.Fatalf("%+v %v", recs, err)
+		}
+	})
+}

@@ -199,4 +199,5 @@ type KillRecord struct {
 	Outcome    Outcome   `db:"outcome"`
 	Error      string    `db:"error"`
 	KilledAt   time.Time `db:"killed_at"`
+	Replica    string    `db:"replica"` // the replica that made the kill (set by the store; "" in single-process mode)
 }
