@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -35,36 +34,13 @@ const (
 	hwNode2   = "aa301dc800444b1cbea48efba97e94ebno07"
 )
 
-// existingUsers lists every user on the shared server but the test's own:
-// the Huawei tests protect all of them, so an intelligent kill can only
-// ever hit the test's user.
-func existingUsers(t *testing.T, root *sql.DB, testUser string) []string {
-	t.Helper()
-	rows, err := root.Query("SELECT DISTINCT User FROM mysql.user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := []string{"root", "system user", "event_scheduler", ""}
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			t.Fatal(err)
-		}
-		if u != testUser {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
 // hwStack starts killgate with the Huawei door: one single-dsn instance and
 // one two-node instance, every user but testUser protected and the engine
 // scoped to testUser's sessions ("" = no session at all).
 func hwStack(t *testing.T, rl ratelimit.Config, testUser string) *kgtest.Stack {
 	t.Helper()
 	root := kgtest.Root(t)
-	protected := existingUsers(t, root, testUser)
+	protected := kgtest.ProtectAllBut(t, root, testUser)
 	dsn := kgtest.MySQLDSN()
 	return kgtest.Start(t, kgtest.Options{
 		Instances: []killtask.InstanceConfig{

@@ -189,22 +189,7 @@ func newFleet(t *testing.T) *fleet {
 
 // protected lists every user of the server except the test's victims.
 func (f *fleet) protected() []string {
-	rows, err := f.root.Query("SELECT DISTINCT User FROM mysql.user")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			f.t.Fatal(err)
-		}
-		if u != "" && u != f.victim && u != f.manual {
-			out = append(out, u)
-		}
-	}
-	return out
+	return kgtest.ProtectAllBut(f.t, f.root, f.victim, f.manual)
 }
 
 type replicaOpts struct {

@@ -31,27 +31,6 @@ const (
 	node    = "fb301dc800444b1cbea48efba97e94ebno07"
 )
 
-// protectAllBut lists every user on the shared server except testUser.
-func protectAllBut(t *testing.T, root *sql.DB, testUser string) []string {
-	t.Helper()
-	rows, err := root.Query("SELECT DISTINCT User FROM mysql.user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := []string{"root", "system user", "event_scheduler", ""}
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			t.Fatal(err)
-		}
-		if u != testUser {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
 func client(t *testing.T, st *kgtest.Stack, secret string) *gaussdb.GaussDBClient {
 	t.Helper()
 	cred, err := basic.NewCredentialsBuilder().WithAk(ak).WithSk(secret).WithProjectId(project).SafeBuild()
@@ -84,7 +63,7 @@ func TestSDKIntelligentKillSession(t *testing.T) {
 	st := kgtest.Start(t, kgtest.Options{
 		Instances: []killtask.InstanceConfig{{ID: inst, Product: "cynosdb",
 			Nodes:          []killtask.NodeConfig{{ID: node, DSN: kgtest.MySQLDSN()}},
-			ProtectedUsers: protectAllBut(t, root, user)}},
+			ProtectedUsers: kgtest.ProtectAllBut(t, root, user)}},
 		Huawei: gateway.HuaweiConfig{ProjectID: project, Keys: map[string]string{ak: sk}},
 		Scope:  func(p *killtask.Process) bool { return p.User == user },
 	})

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -341,4 +342,31 @@ func Lock(t testing.TB, root *sql.DB) string {
 // LockQuery is the statement a victim runs to wait on lock.
 func LockQuery(lock string) string {
 	return "SELECT GET_LOCK('" + strings.ReplaceAll(lock, "'", "") + "', 60)"
+}
+
+// ProtectAllBut lists every user of the server root points at except the
+// given test users, plus the built-in thread users: an instance with these
+// as protected_users can only ever kill the test's own sessions, whatever
+// else runs on the shared server.
+func ProtectAllBut(t testing.TB, root *sql.DB, testUsers ...string) []string {
+	t.Helper()
+	rows, err := root.Query("SELECT DISTINCT User FROM mysql.user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := []string{"root", "system user", "event_scheduler", ""}
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(testUsers, u) {
+			out = append(out, u)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
