@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,29 @@ func TestVersionFlag(t *testing.T) {
 	}
 	if err := run(nil); err == nil || !strings.Contains(err.Error(), "-config") {
 		t.Fatalf("no config: %v", err)
+	}
+}
+
+// TestSharedStoreProtectsOwnAccounts: with a MySQL store (replicas), the
+// accounts killgate connects with are protected on every instance; with the
+// embedded store they are not added.
+func TestSharedStoreProtectsOwnAccounts(t *testing.T) {
+	cfg, err := parseConfig([]byte(minimal+"\n  - {id: cdb-2, nodes: [{id: n1, dsn: \"other:pw@tcp(10.0.0.2:3306)/\"}], protected_users: [app_admin]}\n"),
+		env(map[string]string{"KEY": "k", "PW": "p"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ic := range instanceConfigs(cfg) {
+		if len(ic.ProtectedUsers) > 1 || (len(ic.ProtectedUsers) == 1 && ic.ProtectedUsers[0] != "app_admin") {
+			t.Fatalf("embedded store: %s protects %v", ic.ID, ic.ProtectedUsers)
+		}
+	}
+	cfg.Store = StoreConfig{Driver: "mysql", DSN: "kgstore:pw@tcp(127.0.0.1:3306)/killgate"}
+	want := map[string][]string{"cdb-1": {"kgstore", "killer", "other"}, "cdb-2": {"app_admin", "kgstore", "killer", "other"}}
+	for _, ic := range instanceConfigs(cfg) {
+		got := slices.Sorted(slices.Values(ic.ProtectedUsers))
+		if !slices.Equal(got, want[ic.ID]) {
+			t.Fatalf("shared store: %s protects %v, want %v", ic.ID, got, want[ic.ID])
+		}
 	}
 }

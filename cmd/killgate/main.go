@@ -282,14 +282,48 @@ func dsnPasswords(cfg Config) []string {
 	return out
 }
 
+// instanceConfigs maps the config to the engine's instances. With a shared
+// MySQL store (several replicas), the accounts killgate itself connects with
+// are added to every instance's protected users: a replica recognises only
+// its own connections by id, and must never kill another replica's.
 func instanceConfigs(cfg Config) []killtask.InstanceConfig {
+	shared := cfg.Store.Driver == "mysql"
+	var own []string
+	if shared {
+		own = dsnUsers(cfg)
+	}
 	var out []killtask.InstanceConfig
 	for _, in := range cfg.Instances {
-		ic := killtask.InstanceConfig{ID: in.ID, Product: in.Product, DSN: in.DSN, ProtectedUsers: in.ProtectedUsers}
+		ic := killtask.InstanceConfig{ID: in.ID, Product: in.Product, DSN: in.DSN, ProtectedUsers: slices.Clone(in.ProtectedUsers)}
 		for _, n := range in.Nodes {
 			ic.Nodes = append(ic.Nodes, killtask.NodeConfig{ID: n.ID, DSN: n.DSN})
 		}
+		for _, u := range own {
+			if !slices.Contains(ic.ProtectedUsers, u) {
+				ic.ProtectedUsers = append(ic.ProtectedUsers, u)
+			}
+		}
 		out = append(out, ic)
+	}
+	return out
+}
+
+// dsnUsers lists the accounts of every configured DSN (store and instances).
+func dsnUsers(cfg Config) []string {
+	var out []string
+	add := func(dsn string) {
+		if mc, err := mysql.ParseDSN(dsn); err == nil && mc.User != "" && !slices.Contains(out, mc.User) {
+			out = append(out, mc.User)
+		}
+	}
+	if cfg.Store.Driver == "mysql" {
+		add(cfg.Store.DSN)
+	}
+	for _, in := range cfg.Instances {
+		add(in.DSN)
+		for _, n := range in.Nodes {
+			add(n.DSN)
+		}
 	}
 	return out
 }
