@@ -52,7 +52,7 @@ FUZZTIME ?= 20s
 # package:target for every native fuzz target (docs/reliability.md).
 FUZZ_TARGETS := ./actions:FuzzDecodeActions ./gateway:FuzzUnflatten ./gateway:FuzzParseTC3Authorization \
 	./gateway:FuzzVerifyV1Params ./gateway:FuzzHuaweiAuthorization ./gateway:FuzzTencentPipeline \
-	./killtask:FuzzSQLTemplate ./cmd/killgate:FuzzParseConfig
+	./gateway:FuzzHuaweiDoor ./killtask:FuzzSQLTemplate ./cmd/killgate:FuzzParseConfig
 FUZZ_OUT ?= bin/fuzz
 
 fuzz: ## run every fuzz target for FUZZTIME (default 20s each); table in bin/fuzz/summary.md
