@@ -42,12 +42,27 @@ func (r *CreateKillTaskRequest) Validate() error {
 	if r.Info != "" && len(r.Infos) > 0 {
 		return E(InvalidParameterValue, "The parameters `Info` and `Infos` cannot be used together.")
 	}
-	return validateFilter(r.Host, r.Time, r.Infos)
+	return validateFilter(r.Host, r.DB, r.Command, r.Info, r.Time, r.Infos)
 }
 
 // validateFilter checks the filter fields shared by CreateKillTask and
-// PreviewKillTask.
-func validateFilter(host string, minTime int64, infos []string) error {
+// PreviewKillTask. An absent or empty field is no filter (DBbrain's
+// semantics); a field that is given but holds only blanks or commas is
+// refused rather than read as "no filter", which would widen the task to
+// every session.
+func validateFilter(host, db, command, info string, minTime int64, infos []string) error {
+	for _, f := range []struct {
+		name, value string
+		list        bool // a comma list: "," is as blank as "  "
+	}{{"Host", host, false}, {"DB", db, true}, {"Command", command, true}, {"Info", info, false}} {
+		blank := strings.TrimSpace(f.value) == ""
+		if f.list {
+			blank = len(killtask.SplitList(f.value)) == 0
+		}
+		if f.value != "" && blank {
+			return E(InvalidParameterValue, "The parameter `%s` is blank; leave it out to filter nothing.", f.name)
+		}
+	}
 	if minTime < 0 {
 		return E(InvalidParameterValue, "The parameter `Time` must not be negative; got %d.", minTime)
 	}

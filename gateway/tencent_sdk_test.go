@@ -104,6 +104,10 @@ func TestSDKErrors(t *testing.T) {
 		{"wrong-product", func() error { return s.Call("CreateKillTask", with("Product", "cynosdb"), nil) }, "InvalidParameterValue"},
 		{"bad-product", func() error { return s.Call("CreateKillTask", with("Product", "redis"), nil) }, "InvalidParameterValue"},
 		{"host-with-port", func() error { return s.Call("CreateKillTask", with("Host", "10.0.0.1:3306"), nil) }, "InvalidParameterValue"},
+		{"blank-info", func() error { return s.Call("CreateKillTask", with("Info", "   "), nil) }, "InvalidParameterValue"},
+		{"blank-host", func() error { return s.Call("CreateKillTask", with("Host", " "), nil) }, "InvalidParameterValue"},
+		{"commas-only-db", func() error { return s.Call("CreateKillTask", with("DB", " , "), nil) }, "InvalidParameterValue"},
+		{"commas-only-command", func() error { return s.Call("CreateKillTask", with("Command", ","), nil) }, "InvalidParameterValue"},
 		{"negative-time", func() error { return s.Call("CreateKillTask", with("Time", -1), nil) }, "InvalidParameterValue"},
 		{"empty-infos-item", func() error { return s.Call("CreateKillTask", with("Infos", []string{"select", " "}), nil) }, "InvalidParameterValue"},
 	}

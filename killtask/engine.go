@@ -527,6 +527,8 @@ func (e *Engine) CreateTask(ctx context.Context, t *Task) error {
 	if t.Product == "" {
 		t.Product = inst.cfg.Product
 	}
+	inst.changes.Lock()
+	defer inst.changes.Unlock()
 	if err := e.store.CreateTask(ctx, t, e.cfg.MaxTasksPerInstance); err != nil {
 		return err
 	}
@@ -561,7 +563,16 @@ func (e *Engine) CreateTask(ctx context.Context, t *Task) error {
 // before it returns (no kill for these tasks starts after it returns).
 // Other processes sharing the store stop at their next reload.
 func (e *Engine) CancelTasks(ctx context.Context, instanceID string) ([]string, error) {
+	if inst := e.instances[instanceID]; inst != nil {
+		inst.changes.Lock()
+		defer inst.changes.Unlock()
+	}
 	ids, err := e.store.CancelTasks(ctx, instanceID, time.Now())
+	if err != nil && !errors.Is(err, ErrNotFound) && len(ids) > 0 {
+		// The commit's outcome is unknown: stop enforcing anyway (the safe
+		// direction); the next reload restores tasks that are still active.
+		e.dropTasks(instanceID, ids)
+	}
 	if err != nil {
 		return ids, err
 	}

@@ -25,6 +25,12 @@ type instance struct {
 	// returns; CancelTasks takes it exclusively to drop the tasks, so once
 	// it returns no KILL for them can start (or still be running).
 	gate sync.RWMutex
+
+	// changes serialises CreateTask and CancelTasks of the instance across
+	// their store write and their in-memory update, so that a cancel that
+	// commits between a create's commit and its in-memory insert cannot be
+	// undone by that insert.
+	changes sync.Mutex
 }
 
 // node is one database server of an instance: its connection pools, its
