@@ -841,3 +841,22 @@ func TestOnePollPerIntervalForAllTasks(t *testing.T) {
 		t.Errorf("%d polls without tasks", p-p1)
 	}
 }
+
+// TestKillRefusesOtherServer: a KILL whose connection reaches another
+// server than the one the session was read on (a VIP moved after failover)
+// is refused and kills nothing.
+func TestKillRefusesOtherServer(t *testing.T) {
+	needDB(t)
+	ctx := context.Background()
+	lk := holdLock(t)
+	eng := startEngine(t, testConfig(), newStore(t), []InstanceConfig{rootInstance("inst")}, false)
+	v := startVictim(t, lk, victimSpec{name: "v", user: fx.users[0], mode: "lock"})
+	n, err := eng.node("inst", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.execKill(ctx, v.id, "some-other-host:3306/99"); !errors.Is(err, errOtherServer) {
+		t.Fatalf("execKill to another server: %v", err)
+	}
+	assertAlive(t, v)
+}

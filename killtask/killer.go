@@ -2,6 +2,7 @@ package killtask
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"strconv"
 	"strings"
@@ -26,7 +27,7 @@ const (
 // ctx ends (the poller passes a deadline of its next poll). It returns false
 // when no slot came free in time: the victim is re-read at the next poll. An
 // id whose KILL is still in flight is never killed twice.
-func (n *node) startKill(ctx context.Context, p Process, seen time.Time) bool {
+func (n *node) startKill(ctx context.Context, p Process, server string, seen time.Time) bool {
 	select {
 	case n.sem <- struct{}{}: // a free slot wins even when ctx is already done
 	default:
@@ -53,7 +54,7 @@ func (n *node) startKill(ctx context.Context, p Process, seen time.Time) bool {
 			delete(n.inflight, p.ID)
 			n.inflightMu.Unlock()
 		}()
-		n.killForTask(kctx, p, seen)
+		n.killForTask(kctx, p, server, seen)
 	})
 	return true
 }
@@ -109,7 +110,7 @@ func (s *killSlot) done() {
 
 // killForTask kills one session for the oldest task that still matches it,
 // unless every task that matched was cancelled or expired meanwhile.
-func (n *node) killForTask(ctx context.Context, p Process, seen time.Time) {
+func (n *node) killForTask(ctx context.Context, p Process, server string, seen time.Time) {
 	e, inst := n.e, n.inst
 	inst.gate.RLock()
 	t := e.attribute(inst.cfg.ID, &p, time.Now())
@@ -119,7 +120,7 @@ func (n *node) killForTask(ctx context.Context, p Process, seen time.Time) {
 		inst.gate.RUnlock()
 		return
 	}
-	err := n.execKill(ctx, p.ID)
+	err := n.execKill(ctx, p.ID, server)
 	inst.gate.RUnlock()
 	outcome, msg := classifyKill(err)
 	reaction := time.Since(seen)
@@ -175,9 +176,16 @@ func (n *node) logKill(source, taskID string, p Process, outcome Outcome, msg st
 	n.e.log.Info("kill", fields...)
 }
 
-// execKill runs KILL CONNECTION on the node's kill pool with its own
-// timeout. The id is formatted from an integer, never interpolated.
-func (n *node) execKill(ctx context.Context, id uint64) error {
+// errOtherServer: the kill connection reached another server than the one
+// the session was read on (a VIP or proxy moved after a failover): the id
+// there belongs to someone else, so nothing is killed.
+var errOtherServer = errors.New("killtask: kill connection reached another server than the processlist read; not killed")
+
+// execKill runs KILL CONNECTION on a connection of the node's kill pool,
+// with its own timeout, after checking that the connection reached the
+// server the session was read on (server identity, see ownconn.go). The id
+// is formatted from an integer, never interpolated.
+func (n *node) execKill(ctx context.Context, id uint64, server string) error {
 	_, kdb, err := n.pools()
 	if err != nil {
 		return err
@@ -193,7 +201,20 @@ func (n *node) execKill(ctx context.Context, id uint64) error {
 			}
 		}
 	}
-	_, err = kdb.ExecContext(ctx, "KILL /* killgate */ CONNECTION "+strconv.FormatUint(id, 10))
+	c, err := kdb.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if got, _, err := connInfo(c); err != nil || got != server {
+		// Drop this connection from the pool: it leads to the wrong server.
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		if err != nil {
+			return err
+		}
+		return errOtherServer
+	}
+	_, err = c.ExecContext(ctx, "KILL /* killgate */ CONNECTION "+strconv.FormatUint(id, 10))
 	return err
 }
 
@@ -291,7 +312,7 @@ func (n *node) killMany(ctx context.Context, reqs []manualKill) ([]KillResult, e
 		slot := n.hedge()
 		go func() {
 			defer func() { slot.done(); done <- struct{}{} }()
-			o, msg := classifyKill(n.execKill(ctx, p.ID))
+			o, msg := classifyKill(n.execKill(ctx, p.ID, server))
 			res[i] = KillResult{Process: p, Outcome: o, Error: msg}
 		}()
 	}

@@ -416,12 +416,12 @@ func TestLeaseCancelElsewhere(t *testing.T) {
 	}
 	ps := processIDs(t, []uint64{v2.id})
 	n.setLease(time.Now().Add(-time.Millisecond))
-	n.killForTask(ctx, ps[v2.id], time.Now())
+	n.killForTask(ctx, ps[v2.id], n.server, time.Now())
 	assertAlive(t, v2)
 	// With the lease confirmed again, the same call kills.
 	if !func() bool { n.setLease(time.Now().Add(time.Second)); return n.fence(ctx) }() {
 		t.Fatal("fence refused a lease this replica holds")
 	}
-	n.killForTask(ctx, ps[v2.id], time.Now())
+	n.killForTask(ctx, ps[v2.id], n.server, time.Now())
 	waitGone(t, 5*time.Second, v2)
 }

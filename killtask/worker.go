@@ -154,7 +154,7 @@ func (n *node) tick(ctx context.Context) int {
 		if firstMatch(tasks, p) < 0 {
 			continue
 		}
-		if !n.startKill(kctx, *p, start) {
+		if !n.startKill(kctx, *p, n.server, start) {
 			n.poke() // no slot came free in time: re-read at once, not an interval later
 			break
 		}
