@@ -113,15 +113,40 @@ func (s *Service) KillMySqlThreads(ctx context.Context, r *KillMySqlThreadsReque
 	return s.commitKill(ctx, inst, r.SqlExecId, r.RecordHistory == nil || *r.RecordHistory)
 }
 
+// prepareKill finds each thread on the instance's nodes and stores its node
+// and connection identity (user, client host:port) with the SqlExecId:
+// Commit then kills that connection on that node and nothing else. On a
+// multi-node instance (TDSQL-C) thread ids are per node, so an id present
+// on several nodes is refused as ambiguous.
 func (s *Service) prepareKill(ctx context.Context, inst killtask.InstanceConfig, threads []int64) (*KillMySqlThreadsResponse, error) {
 	now := s.now()
 	ids := make([]uint64, len(threads))
+	want := make(map[uint64]bool, len(threads))
 	for i, t := range threads {
 		ids[i] = uint64(t)
+		want[uint64(t)] = true
 	}
 	e := killtask.SqlExec{
 		ID: sqlExecID(), InstanceID: inst.ID, Product: inst.Product, Threads: ids,
 		CreatedAt: now, ExpiresAt: now.Add(s.execTTL()), Creator: CallerFrom(ctx).ID,
+	}
+	onNode := map[uint64]string{}
+	for _, nodeID := range s.eng.NodeIDs(inst.ID) {
+		ps, err := s.eng.ProcessList(ctx, inst.ID, nodeID)
+		if err != nil {
+			return nil, engineError(err, "Reading the process list")
+		}
+		for _, p := range ps {
+			if !want[p.ID] {
+				continue
+			}
+			if other, dup := onNode[p.ID]; dup {
+				return nil, E(InvalidParameterValue, "Thread %d exists on nodes `%s` and `%s` of instance `%s`; thread ids are per node, so it cannot be killed unambiguously.", p.ID, other, nodeID, inst.ID)
+			}
+			onNode[p.ID] = nodeID
+			e.Targets = append(e.Targets, p)
+			e.Nodes = append(e.Nodes, nodeID)
+		}
 	}
 	if err := s.eng.Store().PutSqlExec(ctx, e); err != nil {
 		return nil, engineError(err, "Storing the prepared kill")
@@ -143,14 +168,27 @@ func (s *Service) commitKill(ctx context.Context, inst killtask.InstanceConfig, 
 	case err != nil:
 		return nil, engineError(err, "Reading the prepared kill")
 	}
-	res, err := s.eng.KillThreads(ctx, inst.ID, "", e.Threads, record, record, killtask.SourceManual, e.ID)
-	if err != nil {
-		return nil, engineError(err, "Killing the threads")
+	// Each thread is killed on the node it was found on at Prepare, and only
+	// if it is still the same connection (user, client host:port).
+	byNode := map[string][]killtask.Process{}
+	var order []string
+	for i, p := range e.Targets {
+		n := e.Nodes[i]
+		if _, ok := byNode[n]; !ok {
+			order = append(order, n)
+		}
+		byNode[n] = append(byNode[n], p)
 	}
-	killed := make([]int64, 0, len(res))
-	for _, kr := range res {
-		if kr.Outcome == killtask.OutcomeKilled {
-			killed = append(killed, int64(kr.Process.ID))
+	killed := []int64{}
+	for _, n := range order {
+		res, err := s.eng.KillConnections(ctx, inst.ID, n, byNode[n], record, killtask.SourceManual, e.ID)
+		if err != nil {
+			return nil, engineError(err, "Killing the threads")
+		}
+		for _, kr := range res {
+			if kr.Outcome == killtask.OutcomeKilled {
+				killed = append(killed, int64(kr.Process.ID))
+			}
 		}
 	}
 	return &KillMySqlThreadsResponse{Threads: killed}, nil

@@ -715,9 +715,39 @@ func (e *Engine) KillProcesses(ctx context.Context, instanceID, nodeID string, p
 	}
 	reqs := make([]manualKill, len(ps))
 	for i, p := range ps {
-		reqs[i] = manualKill{want: p, compare: true}
+		reqs[i] = manualKill{want: p, compare: true, stmt: true}
 	}
 	return e.killAndRecord(ctx, n, reqs, true, true, source, taskID)
+}
+
+// KillConnections kills sessions seen earlier by their connection identity:
+// each id is killed only if it still belongs to the same user and client
+// host:port (whatever it runs now) on that node — the manual kill of a
+// session picked from a listing. Attempts are recorded when record is true.
+func (e *Engine) KillConnections(ctx context.Context, instanceID, nodeID string, ps []Process, record bool, source, taskID string) ([]KillResult, error) {
+	n, err := e.node(instanceID, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	reqs := make([]manualKill, len(ps))
+	for i, p := range ps {
+		reqs[i] = manualKill{want: p, compare: true}
+	}
+	return e.killAndRecord(ctx, n, reqs, true, record, source, taskID)
+}
+
+// NodeIDs lists the node ids of an instance (an instance with a single DSN
+// has one node whose id is the instance id).
+func (e *Engine) NodeIDs(instanceID string) []string {
+	inst, ok := e.instances[instanceID]
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(inst.nodes))
+	for i, n := range inst.nodes {
+		out[i] = n.id
+	}
+	return out
 }
 
 func (e *Engine) killAndRecord(ctx context.Context, n *node, reqs []manualKill, _, record bool, source, taskID string) ([]KillResult, error) {

@@ -256,7 +256,8 @@ func (n *node) excludedReason(server string, p *Process) string {
 // manualKill is one requested kill of KillThreads / KillProcesses.
 type manualKill struct {
 	want    Process // as requested (ID only for KillThreads)
-	compare bool    // KillProcesses: user, host and info must be unchanged
+	compare bool    // user and host (the connection) must be unchanged
+	stmt    bool    // with compare: the statement (info) too
 }
 
 // killMany re-reads the requested ids in one query, decides each one and
@@ -293,7 +294,7 @@ func (n *node) killMany(ctx context.Context, reqs []manualKill) ([]KillResult, e
 			// seen, whatever recheck says: it could be reused at any moment.
 			res[i] = KillResult{Process: r.want, Outcome: OutcomeGone}
 			continue
-		case r.compare && (p.User != r.want.User || p.Host != r.want.Host || p.Info != r.want.Info):
+		case r.compare && (p.User != r.want.User || p.Host != r.want.Host || (r.stmt && p.Info != r.want.Info)):
 			res[i] = KillResult{Process: p, Outcome: OutcomeChanged, Error: "thread id now belongs to another session or statement"}
 			continue
 		default:

@@ -609,14 +609,26 @@ type SqlExec struct {
 	InstanceID string
 	Product    string
 	Threads    []uint64
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
-	Creator    string
+	// Targets are the sessions found at Prepare: node and connection
+	// identity of each thread id (ids not found have no target).
+	Targets   []Process
+	Nodes     []string // node of each target
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Creator   string
+}
+
+// sqlExecPayload is what threads_json holds (a bare id list in rows
+// written before targets existed).
+type sqlExecPayload struct {
+	Threads []uint64  `json:"threads"`
+	Targets []Process `json:"targets,omitempty"`
+	Nodes   []string  `json:"nodes,omitempty"`
 }
 
 // PutSqlExec stores a prepared two-stage kill.
 func (s *Store) PutSqlExec(ctx context.Context, e SqlExec) error {
-	tj, err := json.Marshal(e.Threads)
+	tj, err := json.Marshal(sqlExecPayload{Threads: e.Threads, Targets: e.Targets, Nodes: e.Nodes})
 	if err != nil {
 		return err
 	}
@@ -661,8 +673,15 @@ func (s *Store) TakeSqlExec(ctx context.Context, id, instanceID string, now time
 		return SqlExec{}, ErrUsed
 	}
 	e := SqlExec{ID: row.ID, InstanceID: row.InstanceID, Product: row.Product, CreatedAt: fromMS(row.CreatedMS), ExpiresAt: fromMS(row.ExpiresMS), Creator: row.Creator}
-	if err := json.Unmarshal([]byte(row.ThreadsJSON), &e.Threads); err != nil {
-		return SqlExec{}, err
+	if strings.HasPrefix(row.ThreadsJSON, "[") {
+		err = json.Unmarshal([]byte(row.ThreadsJSON), &e.Threads)
+	} else {
+		var pl sqlExecPayload
+		err = json.Unmarshal([]byte(row.ThreadsJSON), &pl)
+		e.Threads, e.Targets, e.Nodes = pl.Threads, pl.Targets, pl.Nodes
+	}
+	if err != nil || len(e.Targets) != len(e.Nodes) {
+		return SqlExec{}, fmt.Errorf("killtask: prepared kill %s is malformed: %v", row.ID, err)
 	}
 	return e, nil
 }
