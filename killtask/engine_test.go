@@ -855,7 +855,7 @@ func TestKillRefusesOtherServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.execKill(ctx, v.id, "some-other-host:3306/99"); !errors.Is(err, errOtherServer) {
+	if err := n.execKill(ctx, v.id, "some-other-host:3306/99", nil); !errors.Is(err, errOtherServer) {
 		t.Fatalf("execKill to another server: %v", err)
 	}
 	assertAlive(t, v)

@@ -120,8 +120,11 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, seen t
 		inst.gate.RUnlock()
 		return
 	}
-	err := n.execKill(ctx, p.ID, server)
+	err := n.execKill(ctx, p.ID, server, n.owns)
 	inst.gate.RUnlock()
+	if errors.Is(err, errLeaseLost) {
+		return // nothing was sent: not an attempt, as when owns() failed above
+	}
 	outcome, msg := classifyKill(err)
 	reaction := time.Since(seen)
 	e.obs.Killed(inst.cfg.ID, n.id, outcome, reaction)
@@ -185,7 +188,11 @@ var errOtherServer = errors.New("killtask: kill connection reached another serve
 // with its own timeout, after checking that the connection reached the
 // server the session was read on (server identity, see ownconn.go). The id
 // is formatted from an integer, never interpolated.
-func (n *node) execKill(ctx context.Context, id uint64, server string) error {
+//
+// guard, when set, is asked once more just before the statement is sent
+// (after a possibly slow connection dial): a task kill passes the lease
+// check, so a replica that lost its lease meanwhile sends nothing.
+func (n *node) execKill(ctx context.Context, id uint64, server string, guard func() bool) error {
 	_, kdb, err := n.pools()
 	if err != nil {
 		return err
@@ -214,9 +221,16 @@ func (n *node) execKill(ctx context.Context, id uint64, server string) error {
 		}
 		return errOtherServer
 	}
+	if guard != nil && !guard() {
+		return errLeaseLost
+	}
 	_, err = c.ExecContext(ctx, "KILL /* killgate */ CONNECTION "+strconv.FormatUint(id, 10))
 	return err
 }
+
+// errLeaseLost: the node's lease lapsed between the task check and the
+// KILL; nothing was sent.
+var errLeaseLost = errors.New("killtask: node lease lost before the KILL; not killed")
 
 // classifyKill maps a KILL error to an outcome: 1094 (unknown thread id)
 // means the session had already ended.
@@ -309,11 +323,30 @@ func (n *node) killMany(ctx context.Context, reqs []manualKill) ([]KillResult, e
 			res[i] = KillResult{Process: p, Outcome: OutcomeFailed, Error: ctx.Err().Error()}
 			continue
 		}
+		// One KILL per thread id at a time, whoever asks (a task's kill, a
+		// manual or an intelligent one, or a duplicate id in one request).
+		n.inflightMu.Lock()
+		_, busy := n.inflight[p.ID]
+		if !busy {
+			n.inflight[p.ID] = struct{}{}
+		}
+		n.inflightMu.Unlock()
+		if busy {
+			<-n.sem
+			res[i] = KillResult{Process: p, Outcome: OutcomeSkipped, Error: "not killed here: a KILL for this thread is already in flight"}
+			continue
+		}
 		pending++
 		slot := n.hedge()
 		go func() {
-			defer func() { slot.done(); done <- struct{}{} }()
-			o, msg := classifyKill(n.execKill(ctx, p.ID, server))
+			defer func() {
+				slot.done()
+				n.inflightMu.Lock()
+				delete(n.inflight, p.ID)
+				n.inflightMu.Unlock()
+				done <- struct{}{}
+			}()
+			o, msg := classifyKill(n.execKill(ctx, p.ID, server, nil))
 			res[i] = KillResult{Process: p, Outcome: o, Error: msg}
 		}()
 	}

@@ -7,15 +7,20 @@ import (
 
 func TestClientHost(t *testing.T) {
 	for in, want := range map[string]string{
-		"127.0.0.1:5000":  "127.0.0.1",
-		"localhost":       "localhost",
-		"db1.example:33":  "db1.example",
-		"[::1]:5000":      "::1",
-		"::1":             "::1",
-		"fe80::1":         "fe80::1",
-		"":                "",
-		"10.0.0.1":        "10.0.0.1",
-		"host.with:colon": "host.with",
+		"127.0.0.1:5000":       "127.0.0.1",
+		"localhost":            "localhost",
+		"db1.example:33":       "db1.example",
+		"[::1]:5000":           "::1",
+		"::1":                  "::1",
+		"fe80::1":              "fe80::1",
+		"":                     "",
+		"10.0.0.1":             "10.0.0.1",
+		"host.with:colon":      "host.with",
+		"::1:40918":            "::1",
+		"fe80::1:5000":         "fe80::1",
+		"2001:db8::7:443":      "2001:db8::7",
+		"2001:db8::12":         "2001:db8::12",
+		"::ffff:10.0.0.1:3306": "::ffff:10.0.0.1",
 	} {
 		if got := ClientHost(in); got != want {
 			t.Errorf("ClientHost(%q) = %q, want %q", in, got, want)

@@ -2,6 +2,7 @@ package killtask
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"time"
 )
@@ -155,7 +156,17 @@ func ClientHost(h string) string {
 		}
 		return h
 	}
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h, ':') == i {
+	i := strings.LastIndexByte(h, ':')
+	if i < 0 {
+		return h
+	}
+	if strings.IndexByte(h, ':') == i {
+		return h[:i] // ipv4:port, name:port
+	}
+	// IPv6 is printed "%s:%u" without brackets ("::1:40918"): strip a
+	// numeric port only when what is left is itself an IPv6 address, so a
+	// bare address ("fe80::1") is left whole.
+	if port := h[i+1:]; port != "" && len(port) <= 5 && strings.Trim(port, "0123456789") == "" && net.ParseIP(h[:i]) != nil {
 		return h[:i]
 	}
 	return h
