@@ -560,8 +560,9 @@ func (e *Engine) CreateTask(ctx context.Context, t *Task) error {
 }
 
 // CancelTasks cancels every active task of the instance; enforcement stops
-// before it returns (no kill for these tasks starts after it returns).
-// Other processes sharing the store stop at their next reload.
+// before it returns: no kill for these tasks starts after it returns, in
+// this process (the gate) or, with a shared store, in any replica (the
+// confirm window, which it waits out).
 func (e *Engine) CancelTasks(ctx context.Context, instanceID string) ([]string, error) {
 	if inst := e.instances[instanceID]; inst != nil {
 		inst.changes.Lock()
@@ -577,6 +578,16 @@ func (e *Engine) CancelTasks(ctx context.Context, instanceID string) ([]string, 
 		return ids, err
 	}
 	e.dropTasks(instanceID, ids)
+	if e.leases != nil {
+		// Another replica may hold a batch confirmed just before the cancel
+		// committed; it starts no KILL after its confirm window, so waiting
+		// that long means no KILL for these tasks starts anywhere after we
+		// answer.
+		select {
+		case <-time.After(confirmWindow(e.cfg.PollInterval)):
+		case <-ctx.Done():
+		}
+	}
 	return ids, nil
 }
 

@@ -46,6 +46,10 @@ func (n *node) startKill(ctx context.Context, p Process, server string, seen tim
 	n.inflight[p.ID] = struct{}{}
 	n.inflightMu.Unlock()
 	kctx := context.WithoutCancel(ctx) // a started KILL finishes (bounded by KillTimeout) even on stop
+	var sendBy time.Time               // shared store: the batch's confirm window (see tick)
+	if dl, ok := ctx.Deadline(); ok && n.e.leases != nil {
+		sendBy = dl
+	}
 	slot := n.hedge()
 	n.e.kills.Go(func() {
 		defer func() {
@@ -54,7 +58,7 @@ func (n *node) startKill(ctx context.Context, p Process, server string, seen tim
 			delete(n.inflight, p.ID)
 			n.inflightMu.Unlock()
 		}()
-		n.killForTask(kctx, p, server, seen)
+		n.killForTask(kctx, p, server, sendBy, seen)
 	})
 	return true
 }
@@ -110,7 +114,7 @@ func (s *killSlot) done() {
 
 // killForTask kills one session for the oldest task that still matches it,
 // unless every task that matched was cancelled or expired meanwhile.
-func (n *node) killForTask(ctx context.Context, p Process, server string, seen time.Time) {
+func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy, seen time.Time) {
 	e, inst := n.e, n.inst
 	inst.gate.RLock()
 	t := e.attribute(inst.cfg.ID, &p, time.Now())
@@ -120,7 +124,9 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, seen t
 		inst.gate.RUnlock()
 		return
 	}
-	err := n.execKill(ctx, p.ID, server, n.owns)
+	err := n.execKill(ctx, p.ID, server, func() bool {
+		return n.owns() && (sendBy.IsZero() || time.Now().Before(sendBy))
+	})
 	inst.gate.RUnlock()
 	if errors.Is(err, errLeaseLost) {
 		return // nothing was sent: not an attempt, as when owns() failed above
@@ -228,9 +234,13 @@ func (n *node) execKill(ctx context.Context, id uint64, server string, guard fun
 	return err
 }
 
-// errLeaseLost: the node's lease lapsed between the task check and the
-// KILL; nothing was sent.
-var errLeaseLost = errors.New("killtask: node lease lost before the KILL; not killed")
+// errLeaseLost: the node's lease lapsed, or the batch's confirm window
+// closed, between the task check and the KILL; nothing was sent.
+var errLeaseLost = errors.New("killtask: node lease lost or confirm window closed before the KILL; not killed")
+
+// confirmWindow is how long after confirming its tasks in the shared store
+// a batch may start KILLs, and how long CancelTasks waits before answering.
+func confirmWindow(poll time.Duration) time.Duration { return min(poll, 250*time.Millisecond) }
 
 // classifyKill maps a KILL error to an outcome: 1094 (unknown thread id)
 // means the session had already ended.

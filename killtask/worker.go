@@ -137,8 +137,11 @@ func (n *node) tick(ctx context.Context) int {
 	// back after slowKill, so a burst drains at the pool's pace.
 	deadline := start.Add(e.cfg.PollInterval)
 	if e.leases != nil {
-		// The store round trips above must not eat the batch's budget.
-		deadline = time.Now().Add(e.cfg.PollInterval)
+		// Kills of this batch may start only within confirmWindow of the
+		// store confirming its tasks (CancelTasks waits as long), so a
+		// cancel answered by another replica is never followed by a KILL
+		// started here; what is left re-polls and re-confirms at once.
+		deadline = time.Now().Add(confirmWindow(e.cfg.PollInterval))
 	}
 	kctx, kcancel := context.WithDeadline(ctx, deadline)
 	defer kcancel()
