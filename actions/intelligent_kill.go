@@ -107,13 +107,9 @@ func (s *Service) IntelligentNode(ctx context.Context, instanceID, nodeID string
 // each attempt is in the kill history under the task id. A node with no
 // active sessions still gets a task (with no groups).
 func (s *Service) ExecuteIntelligentKill(ctx context.Context, r *IntelligentNodeRequest) (*IntelligentKillResponse, error) {
-	inst, err := s.IntelligentNode(ctx, r.InstanceID, r.NodeID)
+	inst, groups, err := s.nodeGroups(ctx, r)
 	if err != nil {
 		return nil, err
-	}
-	groups, err := s.eng.IntelligentCandidates(ctx, inst.ID, r.NodeID)
-	if err != nil {
-		return nil, engineError(err, "Reading the node's sessions")
 	}
 	task := killtask.IntelligentTask{
 		ID: newID("ik-"), InstanceID: inst.ID, NodeID: r.NodeID,
@@ -152,16 +148,26 @@ func (s *Service) ExecuteIntelligentKill(ctx context.Context, r *IntelligentNode
 	return &IntelligentKillResponse{TaskID: task.ID, Groups: groups, Result: res}, nil
 }
 
-// IntelligentKillStatistic returns the groups an intelligent kill would pick
-// on the node now, without killing anything.
-func (s *Service) IntelligentKillStatistic(ctx context.Context, r *IntelligentNodeRequest) (*IntelligentStatisticResponse, error) {
+// nodeGroups resolves the node and reads the groups an intelligent kill
+// would pick on it now.
+func (s *Service) nodeGroups(ctx context.Context, r *IntelligentNodeRequest) (killtask.InstanceConfig, []killtask.SessionGroup, error) {
 	inst, err := s.IntelligentNode(ctx, r.InstanceID, r.NodeID)
 	if err != nil {
-		return nil, err
+		return inst, nil, err
 	}
 	groups, err := s.eng.IntelligentCandidates(ctx, inst.ID, r.NodeID)
 	if err != nil {
-		return nil, engineError(err, "Reading the node's sessions")
+		return inst, nil, engineError(err, "Reading the node's sessions")
+	}
+	return inst, groups, nil
+}
+
+// IntelligentKillStatistic returns the groups an intelligent kill would pick
+// on the node now, without killing anything.
+func (s *Service) IntelligentKillStatistic(ctx context.Context, r *IntelligentNodeRequest) (*IntelligentStatisticResponse, error) {
+	_, groups, err := s.nodeGroups(ctx, r)
+	if err != nil {
+		return nil, err
 	}
 	return &IntelligentStatisticResponse{Groups: groups}, nil
 }

@@ -230,23 +230,24 @@ func hwQuery(q url.Values, name string) (string, bool, *hwError) {
 	return vs[0], true, nil
 }
 
-func hwNodeParam(q url.Values) (string, *hwError) {
+// hwNodeParam parses the query and returns it with its required node_id.
+func hwNodeParam(hc *hwCall) (url.Values, string, *hwError) {
+	q, perr := url.ParseQuery(hc.c.Request.URL.RawQuery)
+	if perr != nil {
+		return nil, "", paramErr("the query string is malformed.")
+	}
 	node, _, err := hwQuery(q, "node_id")
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	if node == "" {
-		return "", paramErr("node_id is required.")
+		return nil, "", paramErr("node_id is required.")
 	}
-	return node, nil
+	return q, node, nil
 }
 
 func (s *Server) hwStatistic(hc *hwCall) (int, string, []byte, error) {
-	q, err := url.ParseQuery(hc.c.Request.URL.RawQuery)
-	if err != nil {
-		return 0, "", nil, paramErr("the query string is malformed.")
-	}
-	node, herr := hwNodeParam(q)
+	_, node, herr := hwNodeParam(hc)
 	if herr != nil {
 		return 0, "", nil, herr
 	}
@@ -307,11 +308,7 @@ func intParam(q url.Values, name string, required bool, def int64) (int64, *hwEr
 }
 
 func (s *Server) hwHistory(hc *hwCall) (int, string, []byte, error) {
-	q, err := url.ParseQuery(hc.c.Request.URL.RawQuery)
-	if err != nil {
-		return 0, "", nil, paramErr("the query string is malformed.")
-	}
-	node, herr := hwNodeParam(q)
+	q, node, herr := hwNodeParam(hc)
 	if herr != nil {
 		return 0, "", nil, herr
 	}

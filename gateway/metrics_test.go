@@ -1,23 +1,17 @@
 package gateway_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"go.uber.org/zap"
 
 	"killgate/actions"
 	"killgate/gateway"
@@ -26,8 +20,8 @@ import (
 	"killgate/ratelimit"
 )
 
-// opsStack is a killgate wired like cmd/killgate serve with metrics and ops
-// endpoints on the main listener (kgtest.Start has no metrics hooks).
+// opsStack is a kgtest stack with metrics and ops endpoints on the main
+// listener, as cmd/killgate serve wires them.
 type opsStack struct {
 	*kgtest.Stack
 	Metrics *gateway.Metrics
@@ -42,69 +36,8 @@ type opsOptions struct {
 
 func startOps(t *testing.T, o opsOptions) *opsStack {
 	t.Helper()
-	if o.Instances == nil {
-		o.Instances = []killtask.InstanceConfig{{ID: kgtest.Instance, Product: "mysql", DSN: kgtest.MySQLDSN()}}
-	}
-	if o.RateLimit == (ratelimit.Config{}) {
-		o.RateLimit = ratelimit.DefaultConfig()
-	}
-	ecfg := killtask.DefaultConfig()
-	ecfg.PollInterval = 100 * time.Millisecond
-	log := zap.NewNop()
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := killtask.OpenStore(ctx, killtask.StoreConfig{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "killgate.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := killtask.NewEngine(ecfg, store, o.Instances, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := actions.NewService(eng, log)
-	reg := actions.NewRegistry(svc.Actions())
-	var ids []string
-	for _, in := range o.Instances {
-		ids = append(ids, in.ID)
-	}
-	var (
-		m      *gateway.Metrics
-		reqObs gateway.RequestObserver
-	)
-	if !o.NoMetrics {
-		m = gateway.NewMetrics(gateway.MetricsConfig{Actions: reg.Names(), Instances: ids, Store: store, Version: "test"})
-		eng.SetObserver(m)
-		reqObs = m
-	}
-	ops := gateway.NewOps(gateway.OpsConfig{Store: store, Instances: eng.Instances, Metrics: m})
-	gw, err := gateway.New(gateway.Config{
-		Credentials: []gateway.Credential{{SecretID: kgtest.SecretID, SecretKey: kgtest.SecretKey}},
-		Registry:    reg, Limiter: ratelimit.New(o.RateLimit), Log: log,
-		Extra: []func(*gin.Engine){ops.Mount}, Requests: reqObs,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := gateway.NewHTTPServer(ln.Addr().String(), gw.Handler())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = eng.Run(ctx) })
-	wg.Go(func() { _ = srv.Serve(ln) })
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx)
-		cancel()
-		wg.Wait()
-		store.Close()
-	})
-	addr := ln.Addr().String()
-	return &opsStack{
-		Stack:   &kgtest.Stack{Addr: addr, Store: store, Engine: eng, Service: svc, Registry: reg},
-		Metrics: m, URL: "http://" + addr,
-	}
+	st := kgtest.Start(t, kgtest.Options{Instances: o.Instances, RateLimit: o.RateLimit, Ops: true, NoMetrics: o.NoMetrics})
+	return &opsStack{Stack: st, Metrics: st.Metrics, URL: "http://" + st.Addr}
 }
 
 // scrape fetches /metrics and parses it with the Prometheus text parser.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -54,16 +53,6 @@ func opsGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func wiringConfig(t *testing.T, ops string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
@@ -107,7 +96,7 @@ func TestServeOpsOnMainListener(t *testing.T) {
 // TestServeOpsListener: with ops.listen the ops endpoints move there and
 // leave the API listener.
 func TestServeOpsListener(t *testing.T) {
-	opsAddr := freeAddr(t)
+	opsAddr := freePort(t)
 	addr := startServe(t, wiringConfig(t, "ops: {listen: "+opsAddr+"}"))
 	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
 		if code, _ := opsGet(t, "http://"+addr+p); code != http.StatusNotFound {

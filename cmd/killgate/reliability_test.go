@@ -12,12 +12,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,44 +31,17 @@ import (
 	"killgate/killtask"
 )
 
-var (
-	relBinOnce sync.Once
-	relBinPath string
-	relBinErr  error
-)
-
-// relBinary builds the killgate binary once per test process.
+// relBinary returns the killgate binary TestMain built (replicas_test.go)
+// for this package's process-level tests.
 func relBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the killgate binary")
 	}
-	relBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "killgate-rel-bin-")
-		if err != nil {
-			relBinErr = err
-			return
-		}
-		relBinPath = filepath.Join(dir, "killgate")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if out, err := exec.Command(gobin, "build", "-o", relBinPath, ".").CombinedOutput(); err != nil {
-			relBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if relBinErr != nil {
-		t.Fatal(relBinErr)
+	if replicaBinErr != nil {
+		t.Fatal(replicaBinErr)
 	}
-	return relBinPath
-}
-
-func relFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return replicaBin
 }
 
 // relProc is one killgate process; its stdout and stderr go to one file
@@ -200,7 +171,7 @@ func TestCrashRecovery(t *testing.T) {
 	const inst, user, pw, id, key = "cdb-crash", "kgcrash", "kgcrash-pw", "AKIDcrash", "crash-secret-key"
 	kgtest.CreateUser(t, root, user, pw)
 	dir := t.TempDir()
-	addr := relFreeAddr(t)
+	addr := freePort(t)
 	cfgPath := filepath.Join(dir, "killgate.yaml")
 	cfg := fmt.Sprintf(`listen: %s
 store: {driver: sqlite, dsn: %s}
@@ -442,7 +413,7 @@ func TestShutdownDrains(t *testing.T) {
 	const inst, user, pw, id, key = "cdb-term", "kgterm", "kgterm-pw", "AKIDterm", "term-secret-key"
 	kgtest.CreateUser(t, root, user, pw)
 	dir := t.TempDir()
-	addr := relFreeAddr(t)
+	addr := freePort(t)
 	storePath := filepath.Join(dir, "killgate.db")
 	cfgPath := filepath.Join(dir, "killgate.yaml")
 	cfg := fmt.Sprintf(`listen: %s
@@ -584,7 +555,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	kgtest.CreateUser(t, root, "kgvictim", victimPW)
 	dir := t.TempDir()
-	addr := relFreeAddr(t)
+	addr := freePort(t)
 	cfgPath := filepath.Join(dir, "killgate.yaml")
 	cfg := fmt.Sprintf(`listen: %[1]s
 store: {driver: mysql, dsn: "kgstore:%[2]s@tcp(%[3]s)/kgstore?timeout=2s"}

@@ -64,6 +64,10 @@ type Options struct {
 	// Scope, when set, limits every kill and intelligent-kill read of the
 	// engine to the sessions it accepts (killtask.Engine.SetTestScope).
 	Scope func(*killtask.Process) bool
+	// Ops mounts /healthz and /readyz, and unless NoMetrics also /metrics
+	// with the engine and request observers, as cmd/killgate serve does.
+	Ops       bool
+	NoMetrics bool
 }
 
 // Stack is a running killgate.
@@ -73,6 +77,7 @@ type Stack struct {
 	Engine   *killtask.Engine
 	Service  *actions.Service
 	Registry *actions.Registry
+	Metrics  *gateway.Metrics // with Options.Ops (nil with NoMetrics)
 	Logs     *observer.ObservedLogs
 	Log      *zap.Logger
 	srv      *http.Server
@@ -117,9 +122,26 @@ func Start(t testing.TB, o Options) *Stack {
 	}
 	svc := actions.NewService(eng, log.Named("actions"))
 	reg := actions.NewRegistry(svc.Actions())
+	extra := slices.Clone(o.Extra)
+	var (
+		metrics *gateway.Metrics
+		reqObs  gateway.RequestObserver
+	)
+	if o.Ops {
+		if !o.NoMetrics {
+			var ids []string
+			for _, in := range o.Instances {
+				ids = append(ids, in.ID)
+			}
+			metrics = gateway.NewMetrics(gateway.MetricsConfig{Actions: reg.Names(), Instances: ids, Store: store, Version: "test"})
+			eng.SetObserver(metrics)
+			reqObs = metrics
+		}
+		extra = append(extra, gateway.NewOps(gateway.OpsConfig{Store: store, Instances: eng.Instances, Metrics: metrics}).Mount)
+	}
 	gw, err := gateway.New(gateway.Config{
 		Credentials: o.Credentials, Registry: reg, Limiter: ratelimit.New(o.RateLimit),
-		Log: log.Named("access"), Now: o.Now, Extra: o.Extra,
+		Log: log.Named("access"), Now: o.Now, Extra: extra, Requests: reqObs,
 		Huawei: o.Huawei, Service: svc,
 	})
 	if err != nil {
@@ -134,7 +156,7 @@ func Start(t testing.TB, o Options) *Stack {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = eng.Run(ctx) }()
 	go func() { defer wg.Done(); _ = srv.Serve(ln) }()
-	s := &Stack{Addr: ln.Addr().String(), Store: store, Engine: eng, Service: svc, Registry: reg, Logs: logs, Log: log, srv: srv}
+	s := &Stack{Addr: ln.Addr().String(), Store: store, Engine: eng, Service: svc, Registry: reg, Metrics: metrics, Logs: logs, Log: log, srv: srv}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
