@@ -19,6 +19,7 @@ import (
 	"killgate/actions"
 	"killgate/gateway"
 	"killgate/ratelimit"
+	"killgate/tc3"
 )
 
 // secGateway is the Echo gateway with a limiter the test can inspect.
@@ -49,7 +50,7 @@ func TestSignatureTampering(t *testing.T) {
 	signedAt := func(ts int64, mod func(*http.Request)) *http.Request {
 		r := tc3Request(t, srv, "Echo", body, nil)
 		r.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
-		r.Header.Set("Authorization", gateway.SignTC3(testID, testKey, "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
+		r.Header.Set("Authorization", signTC3(testID, testKey, "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
 		if mod != nil {
 			mod(r)
 		}
@@ -60,7 +61,7 @@ func TestSignatureTampering(t *testing.T) {
 	signActionToo := func(action string) *http.Request {
 		r := tc3Request(t, srv, action, body, nil)
 		ts, _ := strconv.ParseInt(r.Header.Get("X-TC-Timestamp"), 10, 64)
-		a, err := gateway.ParseTC3Authorization(r.Header.Get("Authorization"))
+		a, err := tc3.ParseAuthorization(r.Header.Get("Authorization"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +114,7 @@ func TestSignatureTampering(t *testing.T) {
 		}, "AuthFailure.SecretIdNotFound"},
 		{"service-changed", func() *http.Request {
 			return signedAt(now, func(r *http.Request) {
-				r.Header.Set("Authorization", gateway.SignTC3(testID, testKey, "cvm", host, "application/json", now, "POST", "", []byte(body)))
+				r.Header.Set("Authorization", signTC3(testID, testKey, "cvm", host, "application/json", now, "POST", "", []byte(body)))
 			})
 		}, "AuthFailure.SignatureFailure"},
 		{"signed-action-ok", func() *http.Request { return signActionToo("Echo") }, ""},
@@ -134,7 +135,7 @@ func TestSignatureTampering(t *testing.T) {
 	for _, p := range []string{"Name", "Nonce", "Timestamp", "Action", "SignatureMethod", "Region"} {
 		t.Run("v1-changed-"+p, func(t *testing.T) {
 			v := v1Values("Echo", map[string]string{"Name": "n"}, "HmacSHA256")
-			v.Set("Signature", gateway.SignV1(testKey, "GET", host, "/", v))
+			v.Set("Signature", tc3.SignV1(testKey, "GET", host, "/", v))
 			switch p {
 			case "Timestamp":
 				ts, _ := strconv.ParseInt(v.Get("Timestamp"), 10, 64)
@@ -199,7 +200,7 @@ func TestLimiterKeysBounded(t *testing.T) {
 		ts := time.Now().Unix()
 		body := `{"Name":"x"}`
 		r := tc3Request(t, srv, "Echo", body, nil)
-		r.Header.Set("Authorization", gateway.SignTC3(id, "k", "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
+		r.Header.Set("Authorization", signTC3(id, "k", "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
 		if b := send(r); !strings.Contains(b, "AuthFailure.SecretIdNotFound") {
 			t.Fatalf("unknown SecretId: %s", b)
 		}
@@ -209,7 +210,7 @@ func TestLimiterKeysBounded(t *testing.T) {
 			t.Fatalf("unknown action: %s", b)
 		}
 		v := url.Values{"Action": {"Echo"}, "Version": {gateway.Version}, "Timestamp": {strconv.FormatInt(ts, 10)}, "Nonce": {"1"}, "SecretId": {id}, "Name": {"x"}}
-		v.Set("Signature", gateway.SignV1("k", "GET", host, "/", v))
+		v.Set("Signature", tc3.SignV1("k", "GET", host, "/", v))
 		r, _ = http.NewRequest("GET", srv.URL+"/?"+v.Encode(), nil)
 		if b := send(r); !strings.Contains(b, "AuthFailure.SecretIdNotFound") {
 			t.Fatalf("v1 unknown SecretId: %s", b)
