@@ -173,7 +173,7 @@ func signWithHeaders(t *testing.T, r *http.Request, ts int64, names []string) st
 	t.Helper()
 	b, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(strings.NewReader(string(b)))
-	return tc3Sign(testKey, r.Method, r.Host, r.URL.RawQuery, r.Header, names, b, ts)
+	return tc3Sign(testKey, "dbbrain", r.Method, r.Host, r.URL.RawQuery, r.Header, names, b, ts)
 }
 
 // TestLimiterKeysBounded: unknown SecretIds and unknown actions are refused
@@ -238,8 +238,9 @@ func TestLimiterKeysBounded(t *testing.T) {
 }
 
 // tc3Sign is an independent TC3-HMAC-SHA256 signer over any signed headers
-// (values as sent; host from the request line), for tests.
-func tc3Sign(secretKey, method, host, rawQuery string, h http.Header, names []string, body []byte, ts int64) string {
+// (values as in h; host is the host line signed), for tests. It returns the
+// signature's hex digits.
+func tc3Sign(secretKey, service, method, host, rawQuery string, h http.Header, names []string, body []byte, ts int64) string {
 	hexSum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	mac := func(key []byte, msg string) []byte {
 		m := hmac.New(sha256.New, key)
@@ -256,7 +257,7 @@ func tc3Sign(secretKey, method, host, rawQuery string, h http.Header, names []st
 	}
 	cr := method + "\n/\n" + rawQuery + "\n" + canon.String() + "\n" + strings.Join(names, ";") + "\n" + hexSum(body)
 	date := time.Unix(ts, 0).UTC().Format("2006-01-02")
-	sts := "TC3-HMAC-SHA256\n" + strconv.FormatInt(ts, 10) + "\n" + date + "/dbbrain/tc3_request\n" + hexSum([]byte(cr))
-	k := mac(mac(mac([]byte("TC3"+secretKey), date), "dbbrain"), "tc3_request")
+	sts := "TC3-HMAC-SHA256\n" + strconv.FormatInt(ts, 10) + "\n" + date + "/" + service + "/tc3_request\n" + hexSum([]byte(cr))
+	k := mac(mac(mac([]byte("TC3"+secretKey), date), service), "tc3_request")
 	return hex.EncodeToString(mac(k, sts))
 }

@@ -45,6 +45,26 @@ func BenchmarkVerifyTC3NoKeyCache(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyTC3NodeStyle is the dearest accepted request: the host
+// line signed without the port the Host header carries (Node.js SDK), so
+// the Go-SDK candidate is computed first and fails.
+func BenchmarkVerifyTC3NodeStyle(b *testing.B) {
+	_, req, ts := benchTC3()
+	signed := req
+	signed.Host = "127.0.0.1"
+	auth, err := ParseAuthorization(Sign(docSecretID, docSecretKey, "127", signed, ts))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ver := NewVerifier(ServiceDBbrain)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ver.Verify(docSecretKey, auth, req, ts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkVerifyTC3Parallel(b *testing.B) {
 	auth, req, ts := benchTC3()
 	ver := NewVerifier(ServiceDBbrain)

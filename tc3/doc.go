@@ -10,7 +10,9 @@
 // in it.
 //
 // The gateway verifies with a Verifier, which holds the derived signing
-// keys of verified requests.
+// keys of verified requests. Which credential scopes and Host lines a
+// Verifier accepts, and why (the SDKs differ), is on Verifier.Verify and in
+// docs/sdks.md.
 //
 // Error mapping (done by the caller):
 //

@@ -34,6 +34,7 @@ func FuzzParseTC3Authorization(f *testing.F) {
 			t.Fatalf("round trip %q -> %q (%v)", h, a.String(), err)
 		}
 		_ = verify("k", a.Service, a, Request{Method: "POST", Host: "h", Headers: http.Header{}}, 1551113065)
+		_ = verify("k", ServiceDBbrain, a, Request{Method: "POST", Host: a.Service + ".example:8080", Headers: http.Header{}}, 1551113065)
 	})
 }
 

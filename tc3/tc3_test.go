@@ -176,7 +176,9 @@ func TestTC3Rejects(t *testing.T) {
 		{name: "body with trailing newline", req: func(r *Request) { r.Body = append(r.Body, '\n') }, want: ErrMismatch},
 		{name: "content-type changed", req: func(r *Request) { r.ContentType = "application/json; charset=utf-8" }, want: ErrMismatch},
 		{name: "host changed", req: func(r *Request) { r.Host = "cdb.tencentcloudapi.com" }, want: ErrMismatch},
-		{name: "host with a port", req: func(r *Request) { r.Host = "dbbrain.tencentcloudapi.com:443" }, want: ErrMismatch},
+		{name: "host with a port the signer left out (Node.js style)", req: func(r *Request) { r.Host = "dbbrain.tencentcloudapi.com:443" }, want: nil},
+		{name: "host with another port than signed", req: func(r *Request) { r.Host = "dbbrain.tencentcloudapi.com:443:443" }, want: ErrMismatch},
+		{name: "host without the signed port", req: func(r *Request) { r.Host = "dbbrain" }, want: ErrMismatch},
 		{name: "query added", req: func(r *Request) { r.RawQuery = "a=b" }, want: ErrMismatch},
 		{name: "method changed", req: func(r *Request) { r.Method = "GET" }, want: ErrMismatch},
 		{name: "signature flipped", auth: func(a *Auth) { a.Signature = flipHex(a.Signature) }, want: ErrMismatch},
@@ -538,14 +540,15 @@ func TestKeyCache(t *testing.T) {
 			t.Fatalf("new signature with the old secret: %v", err)
 		}
 	})
-	t.Run("keyed by SecretId and date", func(t *testing.T) {
+	t.Run("keyed by SecretId, date and service", func(t *testing.T) {
 		ver := NewVerifier(ServiceDBbrain)
 		req := v.request()
-		for _, id := range []string{"AKID1", "AKID2"} {
+		req.Host = "killgate.internal:8080"
+		for _, service := range []string{"dbbrain", "killgate"} {
 			for _, ts := range []int64{v.ts, v.ts + 86400} {
-				a, _ := ParseAuthorization(Sign(id, "k", ServiceDBbrain, req, ts))
+				a, _ := ParseAuthorization(Sign("AKID", "k", service, req, ts))
 				if err := ver.Verify("k", a, req, ts); err != nil {
-					t.Fatalf("%s at %d: %v", id, ts, err)
+					t.Fatalf("%s at %d: %v", service, ts, err)
 				}
 			}
 		}

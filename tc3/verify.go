@@ -44,12 +44,28 @@ func NewVerifier(service string) *Verifier {
 // is the X-TC-Timestamp value; the credential date must be its UTC date.
 // Clock skew is not checked here: call CheckSkew.
 //
-// The credential service must be the Verifier's service (ErrScope
-// otherwise).
+// The Tencent SDKs do not agree on the credential scope and the host line
+// when they talk to an endpoint of their user's choosing (docs/sdks.md):
+//
+//   - Go and Python sign the SDK's service name ("dbbrain") and the endpoint
+//     as the host line, port included;
+//   - Java signs the endpoint's first dot-separated label as the service
+//     ("127" for 127.0.0.1:8080, "killgate" for killgate.internal:8080) and
+//     the endpoint, port included;
+//   - Node.js signs that same label and the host line without the port,
+//     while sending the port in its Host header.
+//
+// So the credential service must be the Verifier's service or the first
+// label of req.Host, compared without regard to case (hosts are
+// case-insensitive; the HMAC still covers the service exactly as the client
+// wrote it). A host under tencentcloudapi.com earns no label: its first
+// label names a real Tencent service, and a signature made for that service
+// must not be accepted here. Any other service is ErrScope.
 //
 // The canonical headers are rebuilt from req in SignedHeaders order, values
-// trimmed. The signature is then checked against at most two canonical
-// requests, each a full HMAC under the key derived from secretKey: with the
+// trimmed. The signature is then checked against at most four canonical
+// requests, each a full HMAC under the key derived from secretKey: the host
+// line as received, then without its port (when it has one), each with the
 // header values as received (what the SDKs sign) and, when that differs,
 // lower-cased (what the docs describe). The Go SDK's request matches the
 // first.
@@ -62,8 +78,9 @@ func (v *Verifier) Verify(secretKey string, auth Auth, req Request, timestamp in
 		return malformed("Signature is not %d hex digits", signatureHexLen)
 	}
 	host := strings.TrimSpace(req.Host)
-	if auth.Service != v.service {
-		return fmt.Errorf("%w: credential service %q, want %q", ErrScope, auth.Service, v.service)
+	if auth.Service != v.service && !isHostLabel(auth.Service, host) {
+		return fmt.Errorf("%w: credential service %q is neither %q nor the first label of the host %q",
+			ErrScope, auth.Service, v.service, host)
 	}
 	var dateBuf [16]byte
 	if date := utcDate(dateBuf[:0], timestamp); string(date) != auth.Date {
@@ -105,18 +122,63 @@ type candidate struct {
 }
 
 // maxCandidates bounds the HMACs one verification may compute.
-const maxCandidates = 2
+const maxCandidates = 4
 
 // candidates lists, in order, the canonical requests to try for a request
 // received with Host host: as received first (the Go SDK's request), then
-// lower-cased when that changes anything. lowerOthers says whether
-// lower-casing changes a signed header other than host.
+// lower-cased, then both again without the port. Variants that would repeat
+// an earlier one are left out. lowerOthers says whether lower-casing changes
+// a signed header other than host.
 func candidates(dst *[maxCandidates]candidate, host string, lowerOthers bool) []candidate {
+	lower := lowerOthers || hasUpper(host)
 	out := append(dst[:0], candidate{host, false})
-	if lowerOthers || hasUpper(host) {
+	if lower {
 		out = append(out, candidate{host, true})
 	}
+	if name, ok := stripPort(host); ok {
+		out = append(out, candidate{name, false})
+		if lower {
+			out = append(out, candidate{name, true})
+		}
+	}
 	return out
+}
+
+// isHostLabel reports whether service is the first dot-separated label of
+// host, the way the Java and Node.js SDKs take it from their endpoint
+// (endpoint.split(".")[0]: the whole host[:port] when it has no dot).
+func isHostLabel(service, host string) bool {
+	label, _, _ := strings.Cut(host, ".")
+	if label == "" || !strings.EqualFold(service, label) {
+		return false
+	}
+	name, _ := stripPort(host)
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	return name != "tencentcloudapi.com" && !strings.HasSuffix(name, ".tencentcloudapi.com")
+}
+
+// stripPort returns host without a trailing ":port" (all digits), keeping
+// the brackets of an IPv6 literal ("[::1]:8080" → "[::1]", as Node.js's
+// URL.hostname has it). ok is false when host has no port.
+func stripPort(host string) (name string, ok bool) {
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 || i == len(host)-1 {
+		return host, false
+	}
+	for _, c := range []byte(host[i+1:]) {
+		if c < '0' || c > '9' {
+			return host, false
+		}
+	}
+	name = host[:i]
+	if strings.HasPrefix(name, "[") {
+		if !strings.HasSuffix(name, "]") {
+			return host, false
+		}
+	} else if strings.IndexByte(name, ':') >= 0 {
+		return host, false // an unbracketed IPv6 address: no port to take
+	}
+	return name, true
 }
 
 func hasUpper(s string) bool {
