@@ -64,7 +64,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	creds  map[string]Credential
-	tc3    *tc3.Verifier // TC3 signatures for service dbbrain, with its key cache
+	tc3v   *tc3.Verifier // TC3 signatures for service dbbrain, with its key cache
 	engine *gin.Engine
 	log    *zap.Logger
 	redact *strings.Replacer
@@ -84,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SkewWindow <= 0 {
 		cfg.SkewWindow = tc3.DefaultSkewWindow
 	}
-	s := &Server{cfg: cfg, creds: map[string]Credential{}, tc3: tc3.NewVerifier(tc3.ServiceDBbrain), log: cfg.Log}
+	s := &Server{cfg: cfg, creds: map[string]Credential{}, tc3v: tc3.NewVerifier(tc3.ServiceDBbrain), log: cfg.Log}
 	for _, c := range cfg.Credentials {
 		if c.SecretID == "" || c.SecretKey == "" {
 			return nil, errors.New("gateway: a credential has an empty secret_id or secret_key")

@@ -238,7 +238,7 @@ func (s *Server) authenticate(r *http.Request, cp *common) (Credential, error) {
 	if cp.style == styleV1 {
 		err = tc3.VerifyV1(cred.SecretKey, r.Method, r.Host, r.URL.Path, cp.values)
 	} else {
-		err = s.tc3.Verify(cred.SecretKey, auth, tc3.Request{
+		err = s.tc3v.Verify(cred.SecretKey, auth, tc3.Request{
 			Method: r.Method, Host: r.Host, RawQuery: r.URL.RawQuery,
 			ContentType: r.Header.Get("Content-Type"), Headers: r.Header, Body: cp.body,
 		}, ts)
