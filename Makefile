@@ -39,10 +39,14 @@ fmt: ## gofmt -w
 tidy: ## go mod tidy
 	$(GO) mod tidy
 
-deps: ## the dependency direction holds: only gateway (and cmd) import gin; killtask imports no API package
+deps: ## the dependency direction holds: only gateway (and cmd) import gin; killtask imports no API package; tc3 is std-only; killgatectl links no server
 	@for p in ./killtask ./actions ./ratelimit; do \
 	  if $(GO) list -deps $$p | grep -q '^github.com/gin-gonic/gin$$'; then echo "$$p must not import gin"; exit 1; fi; done
 	@if $(GO) list -deps ./killtask | grep -qE '^killgate/(actions|gateway|ratelimit)$$'; then echo "killtask must not import API packages"; exit 1; fi
+	@out=$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./tc3 | grep -vx 'killgate/tc3'); \
+	  if [ -n "$$out" ]; then echo "tc3 must import only the standard library, not: $$out"; exit 1; fi
+	@out=$$($(GO) list -deps ./cmd/killgatectl | grep -E 'gin-gonic|modernc\.org|sqlite|redis|prometheus|^killgate/gateway'); \
+	  if [ -n "$$out" ]; then echo "killgatectl must not link the server: $$out"; exit 1; fi
 
 bench: build ## regenerate docs/benchmarks.md (~8 min, bounded; starts and stops what it needs; BENCH_QUICK=1: ~2 min)
 	$(GO) build -o bin/kgbench ./cmd/kgbench
@@ -50,8 +54,8 @@ bench: build ## regenerate docs/benchmarks.md (~8 min, bounded; starts and stops
 
 FUZZTIME ?= 20s
 # package:target for every native fuzz target (docs/reliability.md).
-FUZZ_TARGETS := ./actions:FuzzDecodeActions ./gateway:FuzzUnflatten ./gateway:FuzzParseTC3Authorization \
-	./gateway:FuzzVerifyV1Params ./gateway:FuzzHuaweiAuthorization ./gateway:FuzzTencentPipeline \
+FUZZ_TARGETS := ./actions:FuzzDecodeActions ./gateway:FuzzUnflatten ./tc3:FuzzParseTC3Authorization \
+	./tc3:FuzzVerifyV1Params ./gateway:FuzzHuaweiAuthorization ./gateway:FuzzTencentPipeline \
 	./gateway:FuzzHuaweiDoor ./killtask:FuzzSQLTemplate ./cmd/killgate:FuzzParseConfig
 FUZZ_OUT ?= bin/fuzz
 

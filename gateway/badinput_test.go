@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"killgate/gateway"
+	"killgate/tc3"
 )
 
 // TestBadInput complements TestPipelineErrors: sizes at and over each
@@ -30,7 +31,7 @@ func TestBadInput(t *testing.T) {
 			for k, vs := range params {
 				v[k] = vs
 			}
-			v.Set("Signature", gateway.SignV1(testKey, method, host, "/", v))
+			v.Set("Signature", tc3.SignV1(testKey, method, host, "/", v))
 			if method == "GET" {
 				r, _ := http.NewRequest("GET", srv.URL+"/?"+v.Encode(), nil)
 				return r
@@ -49,7 +50,7 @@ func TestBadInput(t *testing.T) {
 			r.Header.Set("X-TC-Action", "Echo")
 			r.Header.Set("X-TC-Version", gateway.Version)
 			r.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
-			r.Header.Set("Authorization", gateway.SignTC3(testID, testKey, "dbbrain", host, "application/x-www-form-urlencoded", ts, "GET", q, nil))
+			r.Header.Set("Authorization", signTC3(testID, testKey, "dbbrain", host, "application/x-www-form-urlencoded", ts, "GET", q, nil))
 			return r
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"killgate/gateway"
 	"killgate/killtask"
 	"killgate/ratelimit"
+	"killgate/tc3"
 )
 
 // fuzzHandler is a whole killgate front (real actions, a real engine over a
@@ -152,7 +153,7 @@ func FuzzTencentPipeline(f *testing.F) {
 				vals.Set("Nonce", "1")
 				vals.Set("SecretId", testID)
 				vals.Del("Signature")
-				vals.Set("Signature", gateway.SignV1(testKey, method, host, "/", vals))
+				vals.Set("Signature", tc3.SignV1(testKey, method, host, "/", vals))
 				q = vals.Encode()
 			}
 			if method == http.MethodGet {
@@ -178,7 +179,7 @@ func FuzzTencentPipeline(f *testing.F) {
 				if method != http.MethodGet {
 					signed = body
 				}
-				req.Header.Set("Authorization", gateway.SignTC3(testID, testKey, "dbbrain", host, req.Header.Get("Content-Type"), ts, method, req.URL.RawQuery, signed))
+				req.Header.Set("Authorization", signTC3(testID, testKey, "dbbrain", host, req.Header.Get("Content-Type"), ts, method, req.URL.RawQuery, signed))
 			}
 		}
 		if hk != "" && validHeader(hk, hv) {

@@ -34,7 +34,7 @@ func benchPipeline(b *testing.B, limit ratelimit.Config, action, body string) {
 	}
 	h := gw.Handler()
 	ts := time.Now().Unix()
-	auth := gateway.SignTC3(testID, testKey, "dbbrain", "127.0.0.1:8080", "application/json", ts, "POST", "", []byte(body))
+	auth := signTC3(testID, testKey, "dbbrain", "127.0.0.1:8080", "application/json", ts, "POST", "", []byte(body))
 	b.ReportAllocs()
 	for b.Loop() {
 		req := httptest.NewRequest("POST", "http://127.0.0.1:8080/", strings.NewReader(body))

@@ -19,6 +19,7 @@ import (
 	"killgate/actions"
 	"killgate/gateway"
 	"killgate/ratelimit"
+	"killgate/tc3"
 )
 
 // secGateway is the Echo gateway with a limiter the test can inspect.
@@ -49,7 +50,7 @@ func TestSignatureTampering(t *testing.T) {
 	signedAt := func(ts int64, mod func(*http.Request)) *http.Request {
 		r := tc3Request(t, srv, "Echo", body, nil)
 		r.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
-		r.Header.Set("Authorization", gateway.SignTC3(testID, testKey, "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
+		r.Header.Set("Authorization", signTC3(testID, testKey, "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
 		if mod != nil {
 			mod(r)
 		}
@@ -60,7 +61,7 @@ func TestSignatureTampering(t *testing.T) {
 	signActionToo := func(action string) *http.Request {
 		r := tc3Request(t, srv, action, body, nil)
 		ts, _ := strconv.ParseInt(r.Header.Get("X-TC-Timestamp"), 10, 64)
-		a, err := gateway.ParseTC3Authorization(r.Header.Get("Authorization"))
+		a, err := tc3.ParseAuthorization(r.Header.Get("Authorization"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +114,7 @@ func TestSignatureTampering(t *testing.T) {
 		}, "AuthFailure.SecretIdNotFound"},
 		{"service-changed", func() *http.Request {
 			return signedAt(now, func(r *http.Request) {
-				r.Header.Set("Authorization", gateway.SignTC3(testID, testKey, "cvm", host, "application/json", now, "POST", "", []byte(body)))
+				r.Header.Set("Authorization", signTC3(testID, testKey, "cvm", host, "application/json", now, "POST", "", []byte(body)))
 			})
 		}, "AuthFailure.SignatureFailure"},
 		{"signed-action-ok", func() *http.Request { return signActionToo("Echo") }, ""},
@@ -134,7 +135,7 @@ func TestSignatureTampering(t *testing.T) {
 	for _, p := range []string{"Name", "Nonce", "Timestamp", "Action", "SignatureMethod", "Region"} {
 		t.Run("v1-changed-"+p, func(t *testing.T) {
 			v := v1Values("Echo", map[string]string{"Name": "n"}, "HmacSHA256")
-			v.Set("Signature", gateway.SignV1(testKey, "GET", host, "/", v))
+			v.Set("Signature", tc3.SignV1(testKey, "GET", host, "/", v))
 			switch p {
 			case "Timestamp":
 				ts, _ := strconv.ParseInt(v.Get("Timestamp"), 10, 64)
@@ -172,7 +173,7 @@ func signWithHeaders(t *testing.T, r *http.Request, ts int64, names []string) st
 	t.Helper()
 	b, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(strings.NewReader(string(b)))
-	return tc3Sign(testKey, r.Method, r.Host, r.URL.RawQuery, r.Header, names, b, ts)
+	return tc3Sign(testKey, "dbbrain", r.Method, r.Host, r.URL.RawQuery, r.Header, names, b, ts)
 }
 
 // TestLimiterKeysBounded: unknown SecretIds and unknown actions are refused
@@ -199,7 +200,7 @@ func TestLimiterKeysBounded(t *testing.T) {
 		ts := time.Now().Unix()
 		body := `{"Name":"x"}`
 		r := tc3Request(t, srv, "Echo", body, nil)
-		r.Header.Set("Authorization", gateway.SignTC3(id, "k", "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
+		r.Header.Set("Authorization", signTC3(id, "k", "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
 		if b := send(r); !strings.Contains(b, "AuthFailure.SecretIdNotFound") {
 			t.Fatalf("unknown SecretId: %s", b)
 		}
@@ -209,7 +210,7 @@ func TestLimiterKeysBounded(t *testing.T) {
 			t.Fatalf("unknown action: %s", b)
 		}
 		v := url.Values{"Action": {"Echo"}, "Version": {gateway.Version}, "Timestamp": {strconv.FormatInt(ts, 10)}, "Nonce": {"1"}, "SecretId": {id}, "Name": {"x"}}
-		v.Set("Signature", gateway.SignV1("k", "GET", host, "/", v))
+		v.Set("Signature", tc3.SignV1("k", "GET", host, "/", v))
 		r, _ = http.NewRequest("GET", srv.URL+"/?"+v.Encode(), nil)
 		if b := send(r); !strings.Contains(b, "AuthFailure.SecretIdNotFound") {
 			t.Fatalf("v1 unknown SecretId: %s", b)
@@ -237,8 +238,9 @@ func TestLimiterKeysBounded(t *testing.T) {
 }
 
 // tc3Sign is an independent TC3-HMAC-SHA256 signer over any signed headers
-// (values as sent; host from the request line), for tests.
-func tc3Sign(secretKey, method, host, rawQuery string, h http.Header, names []string, body []byte, ts int64) string {
+// (values as in h; host is the host line signed), for tests. It returns the
+// signature's hex digits.
+func tc3Sign(secretKey, service, method, host, rawQuery string, h http.Header, names []string, body []byte, ts int64) string {
 	hexSum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	mac := func(key []byte, msg string) []byte {
 		m := hmac.New(sha256.New, key)
@@ -255,7 +257,7 @@ func tc3Sign(secretKey, method, host, rawQuery string, h http.Header, names []st
 	}
 	cr := method + "\n/\n" + rawQuery + "\n" + canon.String() + "\n" + strings.Join(names, ";") + "\n" + hexSum(body)
 	date := time.Unix(ts, 0).UTC().Format("2006-01-02")
-	sts := "TC3-HMAC-SHA256\n" + strconv.FormatInt(ts, 10) + "\n" + date + "/dbbrain/tc3_request\n" + hexSum([]byte(cr))
-	k := mac(mac(mac([]byte("TC3"+secretKey), date), "dbbrain"), "tc3_request")
+	sts := "TC3-HMAC-SHA256\n" + strconv.FormatInt(ts, 10) + "\n" + date + "/" + service + "/tc3_request\n" + hexSum([]byte(cr))
+	k := mac(mac(mac([]byte("TC3"+secretKey), date), service), "tc3_request")
 	return hex.EncodeToString(mac(k, sts))
 }

@@ -17,6 +17,7 @@ import (
 
 	"killgate/actions"
 	"killgate/ratelimit"
+	"killgate/tc3"
 )
 
 // Credential is one Tencent API 3.0 key pair and its scope.
@@ -63,6 +64,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	creds  map[string]Credential
+	tc3v   *tc3.Verifier // TC3 signatures for service dbbrain, with its key cache
 	engine *gin.Engine
 	log    *zap.Logger
 	redact *strings.Replacer
@@ -80,9 +82,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.SkewWindow <= 0 {
-		cfg.SkewWindow = DefaultSkewWindow
+		cfg.SkewWindow = tc3.DefaultSkewWindow
 	}
-	s := &Server{cfg: cfg, creds: map[string]Credential{}, log: cfg.Log}
+	s := &Server{cfg: cfg, creds: map[string]Credential{}, tc3v: tc3.NewVerifier(tc3.ServiceDBbrain), log: cfg.Log}
 	for _, c := range cfg.Credentials {
 		if c.SecretID == "" || c.SecretKey == "" {
 			return nil, errors.New("gateway: a credential has an empty secret_id or secret_key")

@@ -173,6 +173,6 @@ func tc3RequestTo(t *testing.T, base, action, body string) *http.Request {
 	req.Header.Set("X-TC-Action", action)
 	req.Header.Set("X-TC-Version", gateway.Version)
 	req.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("Authorization", gateway.SignTC3(testID, testKey, "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
+	req.Header.Set("Authorization", signTC3(testID, testKey, "dbbrain", host, "application/json", ts, "POST", "", []byte(body)))
 	return req
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"killgate/actions"
+	"killgate/tc3"
 )
 
 // Version is the only DBbrain API version served.
@@ -192,7 +193,7 @@ func readLimited(body io.Reader, limit int64) ([]byte, error) {
 func (s *Server) authenticate(r *http.Request, cp *common) (Credential, error) {
 	var (
 		secretID string
-		tc3      TC3Auth
+		auth     tc3.Auth
 	)
 	if cp.style == styleV1 {
 		secretID = first(cp.values, "SecretId")
@@ -211,11 +212,11 @@ func (s *Server) authenticate(r *http.Request, cp *common) (Credential, error) {
 		if cp.auth == "SKIP" {
 			return Credential{}, actions.E(actions.AuthFailureInvalidAuthorization, "Unsigned requests (Authorization: SKIP) are not accepted.")
 		}
-		a, err := ParseTC3Authorization(cp.auth)
+		a, err := tc3.ParseAuthorization(cp.auth)
 		if err != nil {
 			return Credential{}, actions.Wrap(actions.AuthFailureInvalidAuthorization, err, "The Authorization header is malformed; expected TC3-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=….")
 		}
-		tc3, secretID = a, a.SecretId
+		auth, secretID = a, a.SecretId
 	}
 	cred, ok := s.creds[secretID]
 	if !ok {
@@ -231,13 +232,13 @@ func (s *Server) authenticate(r *http.Request, cp *common) (Credential, error) {
 	if err != nil {
 		return Credential{}, actions.E(actions.InvalidParameter, "Parameter `Timestamp` type error: expected Unix seconds.")
 	}
-	if err := CheckSkew(ts, s.cfg.Now(), s.cfg.SkewWindow); err != nil {
+	if err := tc3.CheckSkew(ts, s.cfg.Now(), s.cfg.SkewWindow); err != nil {
 		return Credential{}, actions.Wrap(actions.AuthFailureSignatureExpire, err, "The signature is expired, please request again.")
 	}
 	if cp.style == styleV1 {
-		err = VerifyV1(cred.SecretKey, r.Method, r.Host, r.URL.Path, cp.values)
+		err = tc3.VerifyV1(cred.SecretKey, r.Method, r.Host, r.URL.Path, cp.values)
 	} else {
-		err = VerifyTC3(cred.SecretKey, ServiceDBbrain, tc3, SignedRequest{
+		err = s.tc3v.Verify(cred.SecretKey, auth, tc3.Request{
 			Method: r.Method, Host: r.Host, RawQuery: r.URL.RawQuery,
 			ContentType: r.Header.Get("Content-Type"), Headers: r.Header, Body: cp.body,
 		}, ts)
@@ -245,7 +246,7 @@ func (s *Server) authenticate(r *http.Request, cp *common) (Credential, error) {
 	switch {
 	case err == nil:
 		return cred, nil
-	case errors.Is(err, ErrAuthMalformed):
+	case errors.Is(err, tc3.ErrMalformed):
 		return Credential{}, actions.Wrap(actions.AuthFailureInvalidAuthorization, err, "The Authorization is malformed.")
 	default:
 		return Credential{}, actions.Wrap(actions.AuthFailureSignatureFailure, err, "The provided credentials could not be validated. Please check your signature is correct.")

@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"killgate/gateway"
+	"killgate/tc3"
 )
 
 const (
@@ -206,7 +207,8 @@ func (p *kgProc) hwmMiB() float64 { _, h := procStatus(p.pid()); return float64(
 
 // signed builds a raw HTTP/1.1 TC3-signed DBbrain request.
 func signed(host, action, body string, ts int64) []byte {
-	auth := gateway.SignTC3(benchSecretID, benchSecretKey, gateway.ServiceDBbrain, host, "application/json", ts, "POST", "", []byte(body))
+	auth := tc3.Sign(benchSecretID, benchSecretKey, tc3.ServiceDBbrain,
+		tc3.Request{Method: "POST", Host: host, ContentType: "application/json", Body: []byte(body)}, ts)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-TC-Action: %s\r\nX-TC-Version: %s\r\nX-TC-Timestamp: %d\r\nX-TC-Region: ap-guangzhou\r\nX-TC-Language: en-US\r\nAuthorization: %s\r\nContent-Length: %d\r\n\r\n%s",
 		host, action, gateway.Version, ts, auth, len(body), body)

@@ -30,7 +30,8 @@ type microBench struct {
 
 // microSpec lists what runs: package → benchmark regexp.
 var microSpec = []struct{ pkg, re string }{
-	{"./gateway", `^(BenchmarkVerifyTC3|BenchmarkVerifyTC3NoKeyCache|BenchmarkVerifyV1|BenchmarkFloorTC3|BenchmarkUnflatten|BenchmarkUnflattenDecodeCreateKillTask)$`},
+	{"./tc3", `^(BenchmarkVerifyTC3|BenchmarkVerifyTC3NoKeyCache|BenchmarkVerifyV1|BenchmarkFloorTC3)$`},
+	{"./gateway", `^(BenchmarkUnflatten|BenchmarkUnflattenDecodeCreateKillTask)$`},
 	{"./actions", `^(BenchmarkParseJSONDecodeCreateKillTask|BenchmarkFloorJSONUnmarshalCreateKillTask)$`},
 	{"./killtask", `^(BenchmarkMatch|BenchmarkSQLTemplate|BenchmarkGroupSessions|BenchmarkFloorToLower)$`},
 	{"./ratelimit", `^(BenchmarkAllowHotKey|BenchmarkAllowHotKeyRefused)$`},

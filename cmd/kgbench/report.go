@@ -471,7 +471,7 @@ func (r *report) writeScale(p func(string, ...any)) []string {
 }
 
 var microNames = map[string]string{
-	"BenchmarkVerifyTC3":                        "TC3-HMAC-SHA256 verification (signing key cached per secret/date)",
+	"BenchmarkVerifyTC3":                        "TC3-HMAC-SHA256 verification (tc3.Verifier, signing key cached per SecretId/date/service)",
 	"BenchmarkVerifyTC3NoKeyCache":              "TC3 verification, key derived every time",
 	"BenchmarkFloorTC3":                         "floor: the same three hashes + HMAC written plainly with crypto/*",
 	"BenchmarkVerifyV1/HmacSHA1":                "v1 HmacSHA1 verification",

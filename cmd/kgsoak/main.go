@@ -42,6 +42,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"killgate/gateway"
+	"killgate/tc3"
 )
 
 const (
@@ -374,7 +375,8 @@ func call(client *http.Client, addr, id, key, action, body string, badSig bool) 
 	if badSig {
 		key += "-wrong"
 	}
-	req.Header.Set("Authorization", gateway.SignTC3(id, key, gateway.ServiceDBbrain, addr, "application/json", ts, "POST", "", []byte(body)))
+	req.Header.Set("Authorization", tc3.Sign(id, key, tc3.ServiceDBbrain,
+		tc3.Request{Method: "POST", Host: addr, ContentType: "application/json", Body: []byte(body)}, ts))
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", nil, err

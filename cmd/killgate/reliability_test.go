@@ -29,6 +29,7 @@ import (
 	"killgate/gateway"
 	"killgate/gateway/kgtest"
 	"killgate/killtask"
+	"killgate/tc3"
 )
 
 // relBinary returns the killgate binary TestMain built (replicas_test.go)
@@ -517,7 +518,8 @@ func signTC3(req *http.Request, id, key, action string, body []byte) {
 	req.Header.Set("X-TC-Action", action)
 	req.Header.Set("X-TC-Version", "2021-05-27")
 	req.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("Authorization", gateway.SignTC3(id, key, "dbbrain", req.URL.Host, "application/json", ts, "POST", "", body))
+	req.Header.Set("Authorization", tc3.Sign(id, key, tc3.ServiceDBbrain,
+		tc3.Request{Method: "POST", Host: req.URL.Host, ContentType: "application/json", Body: body}, ts))
 }
 
 // TestNoSecretLeaks runs a scripted session through the real binary with

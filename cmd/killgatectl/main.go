@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"killgate/gateway"
+	"killgate/tc3"
 )
 
 // version is stamped by the Makefile (-ldflags -X main.version=…).
@@ -457,7 +457,8 @@ func (c *client) call(ctx context.Context, action string, params map[string]json
 	if c.lang != "" {
 		req.Header.Set("X-TC-Language", c.lang)
 	}
-	req.Header.Set("Authorization", gateway.SignTC3(c.id, c.key, gateway.ServiceDBbrain, c.host, ctype, ts, http.MethodPost, "", body))
+	req.Header.Set("Authorization", tc3.Sign(c.id, c.key, tc3.ServiceDBbrain,
+		tc3.Request{Method: http.MethodPost, Host: c.host, ContentType: ctype, Body: body}, ts))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err

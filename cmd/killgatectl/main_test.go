@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"killgate/actions"
-	"killgate/gateway"
 	"killgate/gateway/kgtest"
+	"killgate/tc3"
 )
 
 // envMap makes an env func for run.
@@ -238,10 +238,10 @@ type fakeServer struct {
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	auth, err := gateway.ParseTC3Authorization(r.Header.Get("Authorization"))
+	auth, err := tc3.ParseAuthorization(r.Header.Get("Authorization"))
 	if err == nil {
 		ts, _ := strconv.ParseInt(r.Header.Get("X-TC-Timestamp"), 10, 64)
-		err = gateway.VerifyTC3("fake-key", gateway.ServiceDBbrain, auth, gateway.SignedRequest{
+		err = tc3.NewVerifier(tc3.ServiceDBbrain).Verify("fake-key", auth, tc3.Request{
 			Method: r.Method, Host: r.Host, RawQuery: r.URL.RawQuery, ContentType: r.Header.Get("Content-Type"),
 			Headers: r.Header, Body: body,
 		}, ts)
