@@ -210,7 +210,8 @@ func (n *node) source(ctx context.Context, c *sql.Conn) string {
 }
 
 // readList reads the processlist through c into buf[:0]; with ids, only
-// those threads (one query, integers only).
+// those threads (one query, integers only). It returns once this process's
+// own connections among the rows can be told apart (own.settle).
 func (n *node) readList(ctx context.Context, c *sql.Conn, ids []uint64, buf []Process) ([]Process, error) {
 	var b strings.Builder
 	b.WriteString("SELECT /* killgate */ " + processCols + " FROM ")
@@ -246,6 +247,15 @@ func (n *node) readList(ctx context.Context, c *sql.Conn, ids []uint64, buf []Pr
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
+		return out, n.wrap(err)
+	}
+	// Every session of ours in the read must be recognisable by the time the
+	// caller applies the exclusions (see ownconn.go).
+	server, _, err := connInfo(c)
+	if err == nil {
+		err = own.settle(ctx, server)
+	}
+	if err != nil {
 		return out, n.wrap(err)
 	}
 	return out, nil
