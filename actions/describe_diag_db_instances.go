@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"killgate/killtask"
 )
 
 // DescribeDiagDBInstancesRequest is DBbrain 2021-05-27
@@ -30,16 +32,20 @@ type InstanceInfo struct {
 	Product         string       `json:"Product"`
 	Status          int64        `json:"Status"` // 1: running normally (DBbrain's code); reachability is in Health
 	IsSupported     bool         `json:"IsSupported"`
-	Health          string       `json:"Health"` // "ok" or "unreachable: <error>" (first failing node)
+	Health          string       `json:"Health"` // "ok", "unreachable: …", "cannot kill: …" or "kills failing: …" (first node not ok)
 	Nodes           []NodeHealth `json:"Nodes"`
 	ActiveTaskCount int64        `json:"ActiveTaskCount"`
 }
 
 // NodeHealth is the health of one node of an instance (killgate extension).
 type NodeHealth struct {
-	NodeId    string `json:"NodeId"`
-	Health    string `json:"Health"`
-	CheckTime string `json:"CheckTime,omitempty"`
+	NodeId string `json:"NodeId"`
+	// Health is "ok", "unreachable: <error>" (the processlist cannot be
+	// read), "cannot kill: <missing privileges>" or "kills failing:
+	// <reason>" (reachable, but KILLs fail).
+	Health        string   `json:"Health"`
+	MissingGrants []string `json:"MissingGrants"` // privileges the node's account lacks; [] when none
+	CheckTime     string   `json:"CheckTime,omitempty"`
 }
 
 // DescribeDiagDBInstancesResponse is its output, typed as the SDK's.
@@ -94,7 +100,7 @@ func (s *Service) DescribeDiagDBInstances(ctx context.Context, r *DescribeDiagDB
 		}
 		for _, nid := range in.Nodes {
 			h := in.Health[nid]
-			nh := NodeHealth{NodeId: nid, Health: healthText(h.OK, h.Error)}
+			nh := NodeHealth{NodeId: nid, Health: healthText(h), MissingGrants: append([]string{}, h.Missing...)}
 			if !h.CheckedAt.IsZero() {
 				nh.CheckTime = formatTime(h.CheckedAt)
 			}
@@ -113,11 +119,14 @@ func (s *Service) DescribeDiagDBInstances(ctx context.Context, r *DescribeDiagDB
 	return out, nil
 }
 
-func healthText(ok bool, msg string) string {
-	if ok {
+func healthText(h killtask.Health) string {
+	if h.OK {
+		if p := h.Problem(); p != "" {
+			return p
+		}
 		return "ok"
 	}
-	msg = strings.TrimSpace(msg)
+	msg := strings.TrimSpace(h.Error)
 	if msg == "" {
 		msg = "not checked yet"
 	}

@@ -1138,3 +1138,56 @@ func TestSDKFamilyErrors(t *testing.T) {
 		t.Fatalf("error paths left %d tasks (%v)", total, err)
 	}
 }
+
+// TestSDKMimicOfKillgateIsKillable: a session that runs killgate's own
+// identification statement is an ordinary session for every door: preview
+// lists it, KillMySqlThreads kills it (history outcome killed, not
+// skipped), and a task kills it (issue 12.1).
+func TestSDKMimicOfKillgateIsKillable(t *testing.T) {
+	s := familyStack(t)
+	root := kgtest.Root(t)
+	user, pw := kgtest.User(t, root)
+	lock := kgtest.Lock(t, root)
+	mimic := "SELECT /* killgate */ CONNECTION_ID(), GET_LOCK('" + lock + "', 60)"
+	v1 := kgtest.NewVictim(t, user, pw, user, mimic)
+	v2 := kgtest.NewVictim(t, user, pw, user, mimic)
+	reap(t, root, user, v1, v2)
+	waitLocked(t, root, user, 2)
+
+	var prev struct {
+		ProcessList []processOut
+		TotalCount  int64
+	}
+	if err := s.Call("PreviewKillTask", map[string]any{"InstanceId": kgtest.Instance, "User": user}, &prev); err != nil {
+		t.Fatal(err)
+	}
+	if prev.TotalCount != 2 {
+		t.Fatalf("preview lists %d of the 2 sessions that mimic killgate: %+v", prev.TotalCount, prev.ProcessList)
+	}
+
+	var prep sdkKillMySqlThreadsResponseParams
+	if err := s.Call("KillMySqlThreads", map[string]any{"InstanceId": kgtest.Instance, "Stage": "Prepare", "Threads": []uint64{v1.ID}}, &prep); err != nil {
+		t.Fatal(err)
+	}
+	var commit sdkKillMySqlThreadsResponseParams
+	if err := s.Call("KillMySqlThreads", map[string]any{"InstanceId": kgtest.Instance, "Stage": "Commit", "SqlExecId": *prep.SqlExecId}, &commit); err != nil {
+		t.Fatal(err)
+	}
+	if len(commit.Threads) != 1 || uint64(*commit.Threads[0]) != v1.ID {
+		t.Fatalf("Commit killed %v, want [%d]", commit.Threads, v1.ID)
+	}
+	waitGone(t, root, v1)
+	var recs describeKillRecordsOut
+	if err := s.Call("DescribeKillRecords", map[string]any{"TaskId": *prep.SqlExecId}, &recs); err != nil {
+		t.Fatal(err)
+	}
+	if recs.TotalCount != 1 || recs.Records[0].Outcome != "killed" {
+		t.Fatalf("history of the manual kill: %+v", recs.Records)
+	}
+
+	if err := s.Call("CreateKillTask", map[string]any{"InstanceId": kgtest.Instance, "Duration": -1, "User": user}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Call("CancelKillTask", map[string]any{"InstanceId": kgtest.Instance}, nil) })
+	waitGone(t, root, v2)
+}

@@ -63,6 +63,7 @@ type Metrics struct {
 	polls           *prometheus.CounterVec
 	pollDuration    *prometheus.HistogramVec
 	kills           *prometheus.CounterVec
+	killFailures    *prometheus.CounterVec
 	killReaction    prometheus.Histogram
 	historyRows     prometheus.Counter
 	storeDuration   *prometheus.HistogramVec
@@ -143,6 +144,10 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 		Name: "killgate_kills_total",
 		Help: "Kill attempts (tasks, manual and intelligent kills) by instance, node and outcome (killed, gone, changed, failed, skipped).",
 	}, []string{"instance", "node", "outcome"})
+	m.killFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "killgate_kill_failures_total",
+		Help: "Failed KILLs by instance, node and reason: denied (the account lacks the kill privilege, error 1095/1227), timeout, connection, other.",
+	}, []string{"instance", "node", "reason"})
 	m.killReaction = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "killgate_kill_reaction_seconds",
 		Help:    "From the start of the poll (or kill request) that saw a session to the return of its KILL.",
@@ -170,7 +175,7 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.requestDuration, m.rateLimited, m.polls, m.pollDuration,
-		m.kills, m.killReaction, m.historyRows, m.storeDuration, buildInfo,
+		m.kills, m.killFailures, m.killReaction, m.historyRows, m.storeDuration, buildInfo,
 	)
 	if cfg.Store != nil {
 		m.reg.MustRegister(&taskCollector{m: m})
@@ -211,6 +216,11 @@ func (m *Metrics) PollDone(instanceID, nodeID string, d time.Duration, err error
 func (m *Metrics) Killed(instanceID, nodeID string, outcome killtask.Outcome, reaction time.Duration) {
 	m.kills.WithLabelValues(instanceID, nodeID, string(outcome)).Inc()
 	m.killReaction.Observe(reaction.Seconds())
+}
+
+// KillFailed implements killtask.Observer.
+func (m *Metrics) KillFailed(instanceID, nodeID, reason string) {
+	m.killFailures.WithLabelValues(instanceID, nodeID, reason).Inc()
 }
 
 // HistoryWritten implements killtask.Observer: rows committed to the history.

@@ -134,7 +134,8 @@ type readyInstance struct {
 // text (it can name hosts and users of the DSN); the log has the cause.
 type readyNode struct {
 	ID        string `json:"id"`
-	State     string `json:"state"` // ok | failing | unknown
+	State     string `json:"state"` // ok | degraded (reachable, cannot kill) | failing | unknown
+	Problem   string `json:"problem,omitempty"`
 	CheckedAt string `json:"checked_at,omitempty"`
 }
 
@@ -182,6 +183,10 @@ func (o *Ops) readyz(c *gin.Context) {
 				n.State = "failing"
 				if h.OK {
 					n.State = "ok"
+					// Grant names and failure classes only: no host or DSN.
+					if n.Problem = h.Problem(); n.Problem != "" {
+						n.State = "degraded"
+					}
 				}
 			}
 			out.Nodes = append(out.Nodes, n)

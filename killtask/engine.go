@@ -69,11 +69,28 @@ var (
 // MinLeaseTTL is the shortest LeaseTTL NewEngine accepts.
 const MinLeaseTTL = 300 * time.Millisecond
 
-// Health is the last known state of a node's connection.
+// Health is the last known state of a node: its connection, and what keeps
+// it from killing.
 type Health struct {
 	OK        bool
-	Error     string    // last error, secrets removed
+	Error     string    // last read error, secrets removed
 	CheckedAt time.Time // last poll or probe
+	// Missing names the privileges the node's account lacks (see Grants);
+	// KillError is the reason of the node's last failed KILL, cleared by a
+	// successful one. Both are safe to show (no host or DSN in them).
+	Missing   []string
+	KillError string
+}
+
+// Problem describes what keeps a reachable node from killing, or "".
+func (h Health) Problem() string {
+	switch {
+	case len(h.Missing) > 0:
+		return "cannot kill: " + Grants{Missing: h.Missing}.Problem()
+	case h.KillError != "":
+		return "kills failing: " + h.KillError
+	}
+	return ""
 }
 
 // InstanceInfo describes a configured instance for listings.

@@ -788,6 +788,7 @@ func maxSince(from time.Time, seen map[*victim]time.Time) time.Duration {
 }
 
 type countingObserver struct {
+	NopObserver
 	polls, kills atomic.Int64
 }
 

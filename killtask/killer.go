@@ -131,9 +131,16 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy
 	if errors.Is(err, errLeaseLost) {
 		return // nothing was sent: not an attempt, as when owns() failed above
 	}
-	outcome, msg := classifyKill(err)
+	outcome, _ := classifyKill(err)
 	reaction := time.Since(seen)
 	e.obs.Killed(inst.cfg.ID, n.id, outcome, reaction)
+	if outcome == OutcomeFailed {
+		e.obs.KillFailed(inst.cfg.ID, n.id, killFailure(err))
+	}
+	record, msg := n.noteKill(p, outcome, err, true)
+	if !record {
+		return // the same session refused again: counted, not recorded again
+	}
 	rec := n.record(p, outcome, msg, SourceTask, t.ID)
 	e.hist.add(rec)
 	n.logKill(SourceTask, t.ID, p, outcome, msg, reaction)
@@ -356,7 +363,12 @@ func (n *node) killMany(ctx context.Context, reqs []manualKill) ([]KillResult, e
 				n.inflightMu.Unlock()
 				done <- struct{}{}
 			}()
-			o, msg := classifyKill(n.execKill(ctx, p.ID, server, nil))
+			err := n.execKill(ctx, p.ID, server, nil)
+			o, _ := classifyKill(err)
+			_, msg := n.noteKill(p, o, err, false)
+			if o == OutcomeFailed {
+				n.e.obs.KillFailed(n.inst.cfg.ID, n.id, killFailure(err))
+			}
 			res[i] = KillResult{Process: p, Outcome: o, Error: msg}
 		}()
 	}

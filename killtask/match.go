@@ -129,7 +129,7 @@ func equalFoldRune(a, b rune) bool {
 // the filter.
 const (
 	ExclOwn          = "killgate's own connection"
-	ExclSystemUser   = "system user"
+	ExclSystemUser   = "system thread"
 	ExclDaemon       = "daemon thread"
 	ExclReplication  = "replication thread"
 	ExclBeingKilled  = "already being killed"
@@ -137,29 +137,33 @@ const (
 	ExclOutsideScope = "outside test scope"
 )
 
-// identifyPrefix is the statement every killgate connection runs while it
-// registers itself (ownconn.go identify); a connection in that window is
-// not yet in the registry but is ours.
-const identifyPrefix = "SELECT /* killgate */ CONNECTION_ID()"
-
 // Exclusion returns why the session must never be killed, or "" when it may
-// be. It covers system threads (system user, event scheduler and other
-// daemons, replication), sessions already being killed and users in
-// protected. It does not know about killgate's own connections: those are
-// checked by server identity and connection id (IsOwnConnection).
+// be. Every rule reads what the server decides, never what a client chose:
+//
+//   - server threads have no client host: an empty HOST (system user
+//     threads, replica I/O and SQL threads, InnoDB and other background
+//     threads); an account that merely calls itself `system user` or
+//     `event_scheduler` connects from a host and is killable like any other;
+//   - Command `Daemon` (the event scheduler, background threads) is set by
+//     the server only;
+//   - Command `Binlog Dump`, `Binlog Dump GTID`, `Register Slave` (a replica
+//     on its primary: needs the REPLICATION SLAVE grant) and `Slave_*`;
+//   - sessions already being killed (Command `Killed`, or a State saying so);
+//   - users listed as protected by the operator.
+//
+// Statement text never excludes a session. killgate's own connections are
+// checked by server identity and connection id (IsOwnConnection, ownconn.go).
 func Exclusion(p *Process, protected map[string]struct{}) string {
 	switch {
-	case p.User == "system user":
+	case p.Host == "":
 		return ExclSystemUser
-	case p.User == "event_scheduler", strings.EqualFold(p.Command, "Daemon"):
+	case strings.EqualFold(p.Command, "Daemon"):
 		return ExclDaemon
 	case hasPrefixFold(p.Command, "Binlog Dump"), hasPrefixFold(p.Command, "Slave_"),
 		hasPrefixFold(p.Command, "Register Slave"):
 		return ExclReplication
 	case strings.EqualFold(p.Command, "Killed"), containsFoldASCII(p.State, "killed"):
 		return ExclBeingKilled
-	case strings.HasPrefix(p.Info, identifyPrefix):
-		return ExclOwn
 	}
 	if len(protected) > 0 {
 		if _, ok := protected[p.User]; ok {

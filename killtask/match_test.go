@@ -104,33 +104,46 @@ func TestNormalizeThenMatch(t *testing.T) {
 
 func TestExclusion(t *testing.T) {
 	prot := map[string]struct{}{"backup": {}}
+	const tcp = "10.0.0.5:40123"
 	cases := []struct {
+		name string
 		p    Process
 		want string
 	}{
-		{Process{User: "system user", Command: "Connect"}, ExclSystemUser},
-		{Process{User: "system user", Command: "Query", Info: "INSERT INTO t VALUES (1)"}, ExclSystemUser},
-		{Process{User: "event_scheduler", Command: "Daemon"}, ExclDaemon},
-		{Process{User: "app", Command: "Daemon"}, ExclDaemon},
-		{Process{User: "repl", Command: "Binlog Dump"}, ExclReplication},
-		{Process{User: "repl", Command: "Binlog Dump GTID"}, ExclReplication},
-		{Process{User: "x", Command: "Slave_IO"}, ExclReplication},
-		{Process{User: "x", Command: "Slave_SQL"}, ExclReplication},
-		{Process{User: "x", Command: "Slave_worker"}, ExclReplication},
-		{Process{User: "app", Command: "Killed"}, ExclBeingKilled},
-		{Process{User: "app", Command: "Query", State: "Killed"}, ExclBeingKilled},
-		{Process{User: "app", Command: "Query", State: "query end (killed)"}, ExclBeingKilled},
-		{Process{User: "backup", Command: "Query"}, ExclProtected},
-		{Process{User: "app", Command: "Query", Info: identifyPrefix + ", @@hostname, @@port, @@server_id"}, ExclOwn},
-		{Process{User: "app", Command: "Query", Info: "select 1"}, ""},
-		{Process{User: "app", Command: "Sleep"}, ""},
-		{Process{User: "Backup", Command: "Sleep"}, ""}, // users are exact
-		{Process{User: "app", Command: "Connect"}, ""},
+		// Server threads: no client host, whatever the user column says.
+		{"system-user-replica-thread", Process{User: "system user", Command: "Connect"}, ExclSystemUser},
+		{"system-user-applying-events", Process{User: "system user", Command: "Query", Info: "INSERT INTO t VALUES (1)"}, ExclSystemUser},
+		{"background-thread-no-user", Process{User: "", Command: "Sleep"}, ExclSystemUser},
+		{"event-scheduler", Process{User: "event_scheduler", Host: "localhost", Command: "Daemon"}, ExclDaemon},
+		{"daemon-command", Process{User: "app", Host: tcp, Command: "Daemon"}, ExclDaemon},
+		{"binlog-dump", Process{User: "repl", Host: tcp, Command: "Binlog Dump"}, ExclReplication},
+		{"binlog-dump-gtid", Process{User: "repl", Host: tcp, Command: "Binlog Dump GTID"}, ExclReplication},
+		{"register-slave", Process{User: "repl", Host: tcp, Command: "Register Slave"}, ExclReplication},
+		{"slave-io", Process{User: "system user", Command: "Slave_IO"}, ExclSystemUser},
+		{"slave-sql-with-host", Process{User: "x", Host: "localhost", Command: "Slave_SQL"}, ExclReplication},
+		{"slave-worker", Process{User: "x", Host: tcp, Command: "Slave_worker"}, ExclReplication},
+		{"killed-command", Process{User: "app", Host: tcp, Command: "Killed"}, ExclBeingKilled},
+		{"killed-state", Process{User: "app", Host: tcp, Command: "Query", State: "Killed"}, ExclBeingKilled},
+		{"killed-in-state", Process{User: "app", Host: tcp, Command: "Query", State: "query end (killed)"}, ExclBeingKilled},
+		{"protected-user", Process{User: "backup", Host: tcp, Command: "Query"}, ExclProtected},
+		// What a client chooses never buys protection.
+		{"account-named-system-user", Process{User: "system user", Host: tcp, Command: "Query", Info: "SELECT GET_LOCK('l', 30)"}, ""},
+		{"account-named-system-user-socket", Process{User: "system user", Host: "localhost", Command: "Sleep"}, ""},
+		{"account-named-event-scheduler", Process{User: "event_scheduler", Host: tcp, Command: "Query"}, ""},
+		{"killgate-identify-text", Process{User: "app", Host: tcp, Command: "Query", Info: "SELECT /* killgate */ CONNECTION_ID(), GET_LOCK('l',30)"}, ""},
+		{"killgate-comment", Process{User: "app", Host: tcp, Command: "Query", Info: "SELECT /* killgate */ ID FROM information_schema.PROCESSLIST"}, ""},
+		{"state-mentions-nothing", Process{User: "app", Host: tcp, Command: "Query", Info: "select 'killed'"}, ""},
+		{"plain-query", Process{User: "app", Host: tcp, Command: "Query", Info: "select 1"}, ""},
+		{"plain-sleep", Process{User: "app", Host: tcp, Command: "Sleep"}, ""},
+		{"users-are-exact", Process{User: "Backup", Host: tcp, Command: "Sleep"}, ""},
+		{"connect-phase", Process{User: "unauthenticated user", Host: tcp, Command: "Connect"}, ""},
 	}
 	for _, c := range cases {
-		if got := Exclusion(&c.p, prot); got != c.want {
-			t.Errorf("Exclusion(%+v) = %q, want %q", c.p, got, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if got := Exclusion(&c.p, prot); got != c.want {
+				t.Errorf("Exclusion(%+v) = %q, want %q", c.p, got, c.want)
+			}
+		})
 	}
 }
 
@@ -140,12 +153,12 @@ func TestMatchProcessesOldestTaskWins(t *testing.T) {
 		{ID: "new", Filter: Filter{Commands: []string{"Sleep"}}},
 	}
 	ps := []Process{
-		{ID: 1, User: "a", Command: "Sleep"},           // both: oldest wins
-		{ID: 2, User: "b", Command: "Sleep"},           // new only
-		{ID: 3, User: "b", Command: "Query"},           // none
-		{ID: 4, User: "system user", Command: "Sleep"}, // excluded
-		{ID: 5, User: "a", Command: "Query"},           // skipped (in flight)
-		{ID: 6, User: "p", Command: "Sleep"},           // protected
+		{ID: 1, User: "a", Host: "h:1", Command: "Sleep"}, // both: oldest wins
+		{ID: 2, User: "b", Host: "h:2", Command: "Sleep"}, // new only
+		{ID: 3, User: "b", Host: "h:3", Command: "Query"}, // none
+		{ID: 4, User: "system user", Command: "Sleep"},    // excluded: server thread
+		{ID: 5, User: "a", Host: "h:5", Command: "Query"}, // skipped (in flight)
+		{ID: 6, User: "p", Host: "h:6", Command: "Sleep"}, // protected
 	}
 	got := matchProcesses(ps, tasks, map[string]struct{}{"p": {}}, func(id uint64) bool { return id == 5 }, nil, nil)
 	want := map[uint64]string{1: "old", 2: "new"}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"go.uber.org/zap"
 )
 
 // instance is a configured instance with its nodes.
@@ -25,6 +26,13 @@ type instance struct {
 	// returns; CancelTasks takes it exclusively to drop the tasks, so once
 	// it returns no KILL for them can start (or still be running).
 	gate sync.RWMutex
+
+	// pmu guards the problems of the instance's nodes and what was last
+	// written to its tasks' LastError (see node.report).
+	pmu         sync.Mutex
+	problems    map[string]string // node id → problem
+	reported    string
+	reportedFor string // ids of the tasks it was written to
 
 	// changes serialises CreateTask and CancelTasks of the instance across
 	// their store write and their in-memory update, so that a cancel that
@@ -58,9 +66,13 @@ type node struct {
 	polls      atomic.Int64  // successful processlist reads by the poller
 	trigger    chan struct{} // cap 1: poll now
 
-	hmu      sync.Mutex
+	hmu      sync.Mutex // guards health, failures, grants, killErr, denied
 	health   Health
 	failures int
+	grants   Grants
+	killErr  string                  // reason of the last failed KILL; "" after a success
+	deniedAt time.Time               // last KILL refused for lack of privilege
+	denied   map[uint64]deniedThread // sessions whose KILL was refused: back-off
 
 	sem        chan struct{} // kill slots (KillConcurrency)
 	inflightMu sync.Mutex
@@ -100,6 +112,7 @@ func newNode(e *Engine, inst *instance, id string, mc *mysql.Config) *node {
 		trigger:  make(chan struct{}, 1),
 		sem:      make(chan struct{}, e.cfg.KillConcurrency),
 		inflight: map[uint64]struct{}{},
+		denied:   map[uint64]deniedThread{},
 	}
 }
 
@@ -210,7 +223,8 @@ func (n *node) source(ctx context.Context, c *sql.Conn) string {
 }
 
 // readList reads the processlist through c into buf[:0]; with ids, only
-// those threads (one query, integers only).
+// those threads (one query, integers only). It returns once this process's
+// own connections among the rows can be told apart (own.settle).
 func (n *node) readList(ctx context.Context, c *sql.Conn, ids []uint64, buf []Process) ([]Process, error) {
 	var b strings.Builder
 	b.WriteString("SELECT /* killgate */ " + processCols + " FROM ")
@@ -248,30 +262,126 @@ func (n *node) readList(ctx context.Context, c *sql.Conn, ids []uint64, buf []Pr
 	if err := rows.Err(); err != nil {
 		return out, n.wrap(err)
 	}
+	// Every session of ours in the read must be recognisable by the time the
+	// caller applies the exclusions (see ownconn.go).
+	server, _, err := connInfo(c)
+	if err == nil {
+		err = own.settle(ctx, server)
+	}
+	if err != nil {
+		return out, n.wrap(err)
+	}
 	return out, nil
 }
 
 // setHealth records the result of a poll or probe and returns whether the
-// state changed (OK ↔ failing).
+// state changed: the first failure after success (or at start), or the
+// first success after failures (not the first success at start).
 func (n *node) setHealth(err error) (changed bool, failures int) {
 	n.hmu.Lock()
 	defer n.hmu.Unlock()
 	was := n.health.OK || n.health.CheckedAt.IsZero()
 	n.health.CheckedAt = time.Now().UTC()
 	if err == nil {
-		changed = !n.health.OK
+		changed = n.failures > 0
 		n.health.OK, n.health.Error, n.failures = true, "", 0
 		return changed, 0
 	}
 	n.failures++
 	n.health.OK, n.health.Error = false, err.Error()
-	return was, n.failures
+	return was && n.failures == 1, n.failures
 }
 
 func (n *node) getHealth() Health {
 	n.hmu.Lock()
 	defer n.hmu.Unlock()
-	return n.health
+	h := n.health
+	h.Missing = n.grants.Missing
+	h.KillError = n.killErr
+	return h
+}
+
+// needGrants reports whether the node's grants should be (re)read now: never
+// read yet, or a problem stands (a missing privilege, or a KILL refused since
+// the last check) and the last check is older than grantsRecheck.
+func (n *node) needGrants(now time.Time) bool {
+	n.hmu.Lock()
+	defer n.hmu.Unlock()
+	g := n.grants
+	if g.CheckedAt.IsZero() {
+		return true
+	}
+	standing := len(g.Missing) > 0 || g.Unknown != "" || n.deniedAt.After(g.CheckedAt)
+	return standing && now.Sub(g.CheckedAt) >= grantsRecheck
+}
+
+// updateGrants checks the account's grants on c and logs a change.
+func (n *node) updateGrants(ctx context.Context, c *sql.Conn) {
+	g := checkGrants(ctx, c)
+	if ctx.Err() != nil {
+		return
+	}
+	n.hmu.Lock()
+	prev := n.grants
+	n.grants = g
+	n.hmu.Unlock()
+	l := n.e.log.With(zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id))
+	switch {
+	case len(g.Missing) > 0 && strings.Join(g.Missing, ",") != strings.Join(prev.Missing, ","):
+		l.Warn("node account cannot kill every session: "+g.Problem(), zap.Strings("missing", g.Missing))
+	case len(g.Missing) == 0 && len(prev.Missing) > 0:
+		l.Info("node account grants now sufficient")
+	case g.Unknown != "" && prev.Unknown == "":
+		l.Warn("node account grants could not be checked; only failing KILLs will tell", zap.String("why", g.Unknown))
+	}
+}
+
+// problem describes what keeps the node from enforcing its tasks, or "":
+// the last read failed, the account lacks a privilege, or KILLs fail.
+func (n *node) problem() string {
+	h := n.getHealth()
+	if !h.OK && !h.CheckedAt.IsZero() {
+		return "processlist read failed: " + h.Error
+	}
+	return h.Problem()
+}
+
+// report records the node's problem (see problem) and, when the instance's
+// problem or its set of active tasks changed, writes it into the LastError
+// of every active task of the instance, so that the task list alone says
+// why a task kills nothing. An instance of several nodes names each failing
+// node; a problem that clears clears LastError.
+func (n *node) report(ctx context.Context, tasks []*Task) {
+	inst := n.inst
+	p := n.problem()
+	inst.pmu.Lock()
+	if inst.problems == nil {
+		inst.problems = map[string]string{}
+	}
+	inst.problems[n.id] = p
+	var parts []string
+	for _, o := range inst.nodes {
+		if q := inst.problems[o.id]; q != "" {
+			if len(inst.nodes) > 1 || o.id != inst.cfg.ID {
+				q = "node " + o.id + ": " + q
+			}
+			parts = append(parts, q)
+		}
+	}
+	msg := strings.Join(parts, "; ")
+	ids := make([]string, len(tasks))
+	stale := false
+	for i, t := range tasks {
+		ids[i] = t.ID
+		stale = stale || t.LastError != msg
+	}
+	key := strings.Join(ids, ",")
+	write := (msg != inst.reported || key != inst.reportedFor) && (stale || msg != "")
+	inst.reported, inst.reportedFor = msg, key
+	inst.pmu.Unlock()
+	if write {
+		n.e.setTasksError(ctx, tasks, msg)
+	}
 }
 
 // probe checks a node that was never polled.

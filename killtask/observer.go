@@ -12,6 +12,9 @@ type Observer interface {
 	Killed(instanceID, nodeID string, outcome Outcome, reaction time.Duration)
 	// HistoryWritten reports rows committed to the kill history.
 	HistoryWritten(rows int)
+	// KillFailed reports a failed KILL (task, manual or intelligent) and
+	// its reason: FailDenied, FailTimeout, FailConnection or FailOther.
+	KillFailed(instanceID, nodeID, reason string)
 }
 
 // NopObserver ignores everything; it is the default.
@@ -25,3 +28,6 @@ func (NopObserver) Killed(string, string, Outcome, time.Duration) {}
 
 // HistoryWritten implements Observer.
 func (NopObserver) HistoryWritten(int) {}
+
+// KillFailed implements Observer.
+func (NopObserver) KillFailed(string, string, string) {}

@@ -85,19 +85,29 @@ func (n *node) tick(ctx context.Context) int {
 		if changed || failures%100 == 0 {
 			e.log.Warn("processlist read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id),
 				zap.String("addr", n.addr), zap.Int("failures", failures), zap.Error(err))
-			e.setTasksError(ctx, tasks, "node "+n.id+": "+err.Error())
 		}
+		n.report(ctx, tasks)
 		return failures
 	}
 	n.polls.Add(1)
 	if changed {
 		e.log.Info("processlist read recovered", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id))
-		e.setTasksError(ctx, tasks, "")
 	}
 	n.procBuf = ps
+	if n.needGrants(start) {
+		n.updateGrants(ctx, n.pollConn)
+	}
+	n.pruneDenied(ps)
+	n.report(ctx, tasks)
 
-	own := OwnConnections(n.server)
-	skip := func(id uint64) bool { return own[id] || n.isInflight(id) }
+	own := own.view(n.server)
+	denied := n.deniedSnapshot(start)
+	skip := func(id uint64) bool {
+		if _, ok := denied[id]; ok {
+			return true // KILL refused before: back-off (see noteKill)
+		}
+		return own.Has(id) || n.isInflight(id)
+	}
 	cands := matchProcesses(ps, tasks, n.inst.protected, skip, e.scope, n.candBuf[:0])
 	n.candBuf = cands
 	if len(cands) == 0 {
@@ -151,7 +161,7 @@ func (n *node) tick(ctx context.Context) int {
 		if !ok || p.User != c.p.User || p.Host != c.p.Host || p.Info != c.p.Info {
 			continue // gone or changed: not an attempt; the next poll decides again
 		}
-		if IsOwnConnection(n.server, p.ID) || Exclusion(p, n.inst.protected) != "" || (e.scope != nil && !e.scope(p)) {
+		if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || (e.scope != nil && !e.scope(p)) {
 			continue
 		}
 		if firstMatch(tasks, p) < 0 {
