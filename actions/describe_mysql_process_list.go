@@ -81,6 +81,11 @@ var processListProducts = []string{"mysql", "mariadb", "cynosdb"}
 
 // Validate checks values that do not need the engine.
 func (r *DescribeMySqlProcessListRequest) Validate() error {
+	if h := strings.TrimSpace(r.Host); h != "" {
+		if _, _, ok := hostFilter(h); !ok {
+			return E(InvalidParameterValue, "The parameter `Host` must be an address or host name, optionally with a port (`10.0.0.5:51234`, `[2001:db8::1]:51234`); got `%s`.", h)
+		}
+	}
 	if r.Limit != nil && (*r.Limit == 0 || *r.Limit > maxProcessLimit) {
 		return E(InvalidParameterValue, "The parameter `Limit` must be 1 to %d; got %d.", maxProcessLimit, *r.Limit)
 	}
@@ -192,8 +197,9 @@ func (s *Service) readAll(ctx context.Context, inst killtask.InstanceConfig) ([]
 
 // processFilter is DescribeMySqlProcessList's filter: every set field must
 // match. User, DB and Command are exact and case-insensitive; Host matches
-// the whole HOST column when it carries a port, else the client host with the
-// port stripped (case-insensitive); State and Info are case-insensitive
+// the whole HOST column when it carries a port ("v4:port", "name:port",
+// "[v6]:port"), else the client host with the port stripped
+// (case-insensitive; a bare IPv6 address is an address, never addr:port); State and Info are case-insensitive
 // substrings; Time is a minimum.
 type processFilter struct {
 	id                    uint64
@@ -220,10 +226,11 @@ func (f *processFilter) match(p *killtask.Process) bool {
 		return false
 	}
 	if f.host != "" {
-		if killtask.ClientHost(f.host) != f.host { // has a port: whole column
-			return strings.EqualFold(p.Host, f.host)
+		addr, port, _ := hostFilter(f.host) // checked by Validate
+		if port != "" { // the whole column: the server prints IPv6 clients unbracketed ("::1:40918")
+			return strings.EqualFold(p.Host, addr+":"+port)
 		}
-		return strings.EqualFold(p.ClientHost(), f.host)
+		return strings.EqualFold(p.ClientHost(), addr)
 	}
 	return true
 }
