@@ -227,7 +227,7 @@ func (f *processFilter) match(p *killtask.Process) bool {
 	}
 	if f.host != "" {
 		addr, port, _ := hostFilter(f.host) // checked by Validate
-		if port != "" { // the whole column: the server prints IPv6 clients unbracketed ("::1:40918")
+		if port != "" {                     // the whole column: the server prints IPv6 clients unbracketed ("::1:40918")
 			return strings.EqualFold(p.Host, addr+":"+port)
 		}
 		return strings.EqualFold(p.ClientHost(), addr)
