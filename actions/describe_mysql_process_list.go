@@ -227,7 +227,9 @@ func (f *processFilter) match(p *killtask.Process) bool {
 	}
 	if f.host != "" {
 		addr, port, _ := hostFilter(f.host) // checked by Validate
-		if port != "" {                     // the whole column: the server prints IPv6 clients unbracketed ("::1:40918")
+		// With a port: the whole column, which the server prints with
+		// IPv6 clients unbracketed ("::1:40918").
+		if port != "" {
 			return strings.EqualFold(p.Host, addr+":"+port)
 		}
 		return strings.EqualFold(p.ClientHost(), addr)
