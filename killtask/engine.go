@@ -352,7 +352,7 @@ func hasNew(old, cur []*Task) bool {
 	return false
 }
 
-// pruneLoop applies history retention at start and every minute.
+// pruneLoop applies the retention (see prune) at start and every minute.
 func (e *Engine) pruneLoop(ctx context.Context) {
 	if e.cfg.HistoryMaxAge <= 0 && e.cfg.HistoryMaxRows <= 0 {
 		return
@@ -369,16 +369,31 @@ func (e *Engine) pruneLoop(ctx context.Context) {
 	}
 }
 
+// prune applies the history retention (HistoryMaxAge, HistoryMaxRows) to
+// the kill history, to kill tasks that have ended and to intelligent-kill
+// tasks; running tasks are never pruned.
 func (e *Engine) prune(ctx context.Context) {
+	now := time.Now()
 	var cutoff time.Time
 	if e.cfg.HistoryMaxAge > 0 {
-		cutoff = time.Now().Add(-e.cfg.HistoryMaxAge)
+		cutoff = now.Add(-e.cfg.HistoryMaxAge)
 	}
-	n, err := e.store.PruneHistory(ctx, cutoff, e.cfg.HistoryMaxRows)
-	if err != nil && ctx.Err() == nil {
-		e.log.Warn("pruning kill history failed", zap.Error(err))
-	} else if n > 0 {
-		e.log.Info("pruned kill history", zap.Int64("rows", n))
+	for _, p := range []struct {
+		what string
+		fn   func() (int64, error)
+	}{
+		{"kill history", func() (int64, error) { return e.store.PruneHistory(ctx, cutoff, e.cfg.HistoryMaxRows) }},
+		{"ended kill tasks", func() (int64, error) { return e.store.PruneTasks(ctx, cutoff, e.cfg.HistoryMaxRows) }},
+		{"intelligent-kill tasks", func() (int64, error) {
+			return e.store.PruneIntelligentTasks(ctx, cutoff, e.cfg.HistoryMaxRows, now)
+		}},
+	} {
+		n, err := p.fn()
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("pruning "+p.what+" failed", zap.Error(err))
+		} else if n > 0 {
+			e.log.Info("pruned "+p.what, zap.Int64("rows", n))
+		}
 	}
 }
 

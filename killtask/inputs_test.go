@@ -223,3 +223,92 @@ func TestLegacyOversizedTaskEnforced(t *testing.T) {
 	assertAlive(t, keep)
 	assertHistory(t, eng.Store(), tk.ID, []*victim{v})
 }
+
+// TestRetentionTasks: the history retention (max age, max rows) applies to
+// kill tasks that have ended and to intelligent-kill tasks, never to a
+// running task (issue 12 item 4: both tables grew without bound).
+func TestRetentionTasks(t *testing.T) {
+	storeUnderTest(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		if _, err := st.DB().Exec("DELETE FROM intelligent_tasks"); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		day := 24 * time.Hour
+		inst := "cdb-" + randHex(3)
+		// task makes a task created at created, in the given state, ended at ended.
+		task := func(user string, created time.Time, status Status, ended time.Time) string {
+			tk := newTask(inst, Filter{User: user}, Forever)
+			tk.CreatedAt = created
+			if err := st.CreateTask(ctx, tk, 100); err != nil {
+				t.Fatal(err)
+			}
+			if status != StatusRunning {
+				if _, err := st.DB().Exec(`UPDATE tasks SET status = ?, ended_ms = ? WHERE id = ?`, string(status), ms(ended), tk.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return tk.ID
+		}
+		intel := func(created, ended time.Time) string {
+			it := IntelligentTask{ID: "ik-" + randHex(6), InstanceID: inst, NodeID: inst, CreatedAt: created, EndedAt: ended}
+			if err := st.PutIntelligentTask(ctx, it); err != nil {
+				t.Fatal(err)
+			}
+			return it.ID
+		}
+		running := task("running-for-90-days", now.Add(-90*day), StatusRunning, time.Time{})
+		oldFinished := task("finished-40-days-ago", now.Add(-41*day), StatusFinished, now.Add(-40*day))
+		oldCancelled := task("cancelled-40-days-ago", now.Add(-41*day), StatusCancelled, now.Add(-40*day))
+		var recent []string // ended 1..5 hours ago, oldest first
+		for i := 5; i >= 1; i-- {
+			recent = append(recent, task("recent-"+randHex(2), now.Add(-2*day), StatusCancelled, now.Add(-time.Duration(i)*time.Hour)))
+		}
+		intOld := intel(now.Add(-40*day), now.Add(-40*day))
+		intAbandoned := intel(now.Add(-40*day), time.Time{}) // its process died mid-run
+		intRunning := intel(now.Add(-time.Minute), time.Time{})
+		var intRecent []string // oldest first
+		for i := 5; i >= 1; i-- {
+			intRecent = append(intRecent, intel(now.Add(-time.Duration(i)*time.Hour), now.Add(-time.Duration(i)*time.Hour+time.Second)))
+		}
+
+		cfg := DefaultConfig()
+		cfg.HistoryMaxAge, cfg.HistoryMaxRows = 30*day, 2
+		e, err := NewEngine(cfg, st, nil, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.prune(ctx)
+
+		exists := func(table, id string) bool {
+			var n int
+			if err := st.DB().Get(&n, `SELECT COUNT(*) FROM `+table+` WHERE id = ?`, id); err != nil {
+				t.Fatal(err)
+			}
+			return n == 1
+		}
+		for _, c := range []struct {
+			name, table, id string
+			keep            bool
+		}{
+			{"running task, 90 days old", "tasks", running, true},
+			{"finished 40 days ago", "tasks", oldFinished, false},
+			{"cancelled 40 days ago", "tasks", oldCancelled, false},
+			{"ended 5 h ago, beyond max_rows", "tasks", recent[0], false},
+			{"ended 3 h ago, beyond max_rows", "tasks", recent[2], false},
+			{"ended 2 h ago, within max_rows", "tasks", recent[3], true},
+			{"ended 1 h ago, within max_rows", "tasks", recent[4], true},
+			{"intelligent, 40 days ago", "intelligent_tasks", intOld, false},
+			{"intelligent, abandoned 40 days ago", "intelligent_tasks", intAbandoned, false},
+			{"intelligent, running", "intelligent_tasks", intRunning, true},
+			{"intelligent, 5 h ago, beyond max_rows", "intelligent_tasks", intRecent[0], false},
+			{"intelligent, 3 h ago, beyond max_rows", "intelligent_tasks", intRecent[2], false},
+			{"intelligent, 2 h ago, within max_rows", "intelligent_tasks", intRecent[3], true},
+			{"intelligent, 1 h ago, within max_rows", "intelligent_tasks", intRecent[4], true},
+		} {
+			if got := exists(c.table, c.id); got != c.keep {
+				t.Errorf("%s: kept = %v, want %v", c.name, got, c.keep)
+			}
+		}
+	})
+}

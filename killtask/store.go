@@ -702,6 +702,42 @@ func (s *Store) PruneHistory(ctx context.Context, cutoff time.Time, maxRows int6
 	return n, nil
 }
 
+// PruneTasks applies the history retention to kill tasks that have ended
+// (Finished or Cancelled; a Running task is never deleted, whatever its
+// age): it deletes those that ended before cutoff (if not zero), then all
+// but the maxRows (if > 0) that ended last. It returns the rows deleted.
+func (s *Store) PruneTasks(ctx context.Context, cutoff time.Time, maxRows int64) (int64, error) {
+	var n int64
+	if !cutoff.IsZero() {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM tasks WHERE status <> 'Running' AND ended_ms < ?`, ms(cutoff))
+		if err != nil {
+			return n, err
+		}
+		d, _ := res.RowsAffected()
+		n += d
+	}
+	if maxRows > 0 {
+		var last []struct {
+			EndedMS int64  `db:"ended_ms"`
+			ID      string `db:"id"`
+		}
+		// The newest row beyond the kept ones; it and everything older go.
+		if err := s.db.SelectContext(ctx, &last, `SELECT ended_ms, id FROM tasks WHERE status <> 'Running' ORDER BY ended_ms DESC, id DESC LIMIT 1 OFFSET ?`, maxRows); err != nil {
+			return n, err
+		}
+		if len(last) == 1 {
+			res, err := s.db.ExecContext(ctx, `DELETE FROM tasks WHERE status <> 'Running' AND (ended_ms < ? OR (ended_ms = ? AND id <= ?))`,
+				last[0].EndedMS, last[0].EndedMS, last[0].ID)
+			if err != nil {
+				return n, err
+			}
+			d, _ := res.RowsAffected()
+			n += d
+		}
+	}
+	return n, nil
+}
+
 // SqlExec is a prepared two-stage kill.
 type SqlExec struct {
 	ID         string
