@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -303,7 +304,11 @@ func (c *Config) validate() error {
 	if c.Worker.LeaseTTL < time.Second {
 		bad("worker.lease_ttl must be at least 1s")
 	}
-	if c.RateLimit.Burst < 0 || c.RateLimit.PerSecond < 0 {
+	switch ps := c.RateLimit.PerSecond; {
+	case math.IsNaN(ps) || math.IsInf(ps, 0):
+		// .nan and .inf are YAML floats; either would turn limiting off.
+		bad("ratelimit.per_second must be a finite number (0 = unlimited), not %v", ps)
+	case c.RateLimit.Burst < 0 || ps < 0:
 		bad("ratelimit.per_second and burst must not be negative")
 	}
 	if c.RateLimit.Redis.Timeout < time.Millisecond || c.RateLimit.Redis.Timeout > 5*time.Second {
