@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"killgate/actions"
+	"killgate/ratelimit"
 )
 
 // Version is the only DBbrain API version served.
@@ -103,7 +104,7 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 		return nil, actions.E(actions.UnauthorizedOperation, "The credential may not call `%s`.", act.Name)
 	}
 	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow(cred.SecretID+"\x00"+act.Name) {
-		return nil, actions.E(actions.RequestLimitExceeded, "Your current request times equals to `20` in a second, which exceeds the frequency limit `20` for a second. Please reduce the frequency of calls.")
+		return nil, s.rateLimited()
 	}
 	params, err := cp.params()
 	if err != nil {
@@ -113,15 +114,29 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 	return act.Call(ctx, params)
 }
 
+// rateLimited is the RequestLimitExceeded error, quoting the configured
+// rate (ratelimit.per_second) when the limiter can tell it.
+func (s *Server) rateLimited() error {
+	if r, ok := s.cfg.Limiter.(ratelimit.Rater); ok && r.Rate() > 0 {
+		return actions.E(actions.RequestLimitExceeded, "Your current request rate exceeds the frequency limit `%s` for a second for this SecretId and action. Please reduce the frequency of calls.",
+			strconv.FormatFloat(r.Rate(), 'f', -1, 64))
+	}
+	return actions.E(actions.RequestLimitExceeded, "Your current request rate exceeds the frequency limit for this SecretId and action. Please reduce the frequency of calls.")
+}
+
 // readCommon reads the body once (within the size limit of its style) and
 // picks up the common parameters.
 func readCommon(r *http.Request) (*common, error) {
 	cp := &common{}
 	auth := r.Header.Get("Authorization")
 	ctype := r.Header.Get("Content-Type")
-	if ctype != "application/json" { // what every SDK sends: skip the parse
-		ctype, _, _ = mime.ParseMediaType(ctype)
-		ctype = strings.ToLower(ctype)
+	if ctype != "application/json" && ctype != "" { // what every SDK sends: skip the parse
+		mt, _, err := mime.ParseMediaType(ctype)
+		if err != nil {
+			// Unparsable ("@@@", a broken parameter): not JSON by default.
+			return nil, actions.E(actions.UnsupportedProtocol, "The content type could not be parsed; use application/json (signature v3) or application/x-www-form-urlencoded (signature v1).")
+		}
+		ctype = strings.ToLower(mt)
 	}
 	switch {
 	case r.Method == http.MethodGet:

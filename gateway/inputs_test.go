@@ -1,0 +1,105 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"killgate/actions"
+	"killgate/gateway"
+	"killgate/ratelimit"
+)
+
+// newGatewayWith is newGateway with a caller's limiter and body budget.
+func newGatewayWith(t *testing.T, cfg gateway.Config) *httptest.Server {
+	t.Helper()
+	cfg.Registry = actions.NewRegistry([]actions.Action{
+		actions.Bind("Echo", func(ctx context.Context, r *echoReq) (*echoResp, error) { return &echoResp{Echo: *r}, nil }),
+	})
+	if cfg.Credentials == nil {
+		cfg.Credentials = []gateway.Credential{{SecretID: testID, SecretKey: testKey}}
+	}
+	cfg.Log = zap.NewNop()
+	gw, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestRateLimitMessage: RequestLimitExceeded quotes the configured rate,
+// not a fixed 20 (issue 12 item 5).
+func TestRateLimitMessage(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		perSecond float64
+		burst     int
+		want      string
+	}{
+		{"2 per second", 2, 2, "frequency limit `2` for a second"},
+		{"half per second", 0.5, 1, "frequency limit `0.5` for a second"},
+		{"default 20", 20, 20, "frequency limit `20` for a second"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lim := ratelimit.New(ratelimit.Config{PerSecond: tt.perSecond, Burst: tt.burst, MaxKeys: 10, IdleTTL: time.Hour})
+			srv := newGatewayWith(t, gateway.Config{Limiter: lim})
+			for i := 0; ; i++ {
+				env := do(t, tc3Request(t, srv, "Echo", `{"Name":"a"}`, nil))
+				if code(env) == "" {
+					if i > tt.burst {
+						t.Fatalf("request %d admitted past a burst of %d", i, tt.burst)
+					}
+					continue
+				}
+				if code(env) != actions.RequestLimitExceeded || !strings.Contains(env.Response.Error.Message, tt.want) {
+					t.Fatalf("got %s %q, want RequestLimitExceeded with %q", code(env), env.Response.Error.Message, tt.want)
+				}
+				return
+			}
+		})
+	}
+}
+
+// TestUnparsableContentType: a Content-Type that does not parse is
+// UnsupportedProtocol, not read as JSON (issue 12 item 5).
+func TestUnparsableContentType(t *testing.T) {
+	srv := newGatewayWith(t, gateway.Config{})
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, ct := range []string{"@@@", "application/json; charset", "/json", "application/json;;"} {
+		t.Run(ct, func(t *testing.T) {
+			body := `{"Name":"a"}`
+			env := do(t, tc3Request(t, srv, "Echo", body, func(r *http.Request) {
+				r.Header.Set("Content-Type", ct)
+				r.Header.Set("Authorization", gateway.SignTC3(testID, testKey, "dbbrain", host, ct, mustAtoi(r.Header.Get("X-TC-Timestamp")), "POST", "", []byte(body)))
+			}))
+			if code(env) != actions.UnsupportedProtocol {
+				t.Fatalf("Content-Type %q: code %q, want UnsupportedProtocol", ct, code(env))
+			}
+		})
+	}
+	// What the SDKs and curl send still works.
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON"} {
+		env := do(t, tc3Request(t, srv, "Echo", `{"Name":"a"}`, func(r *http.Request) {
+			r.Header.Set("Content-Type", ct)
+			r.Header.Set("Authorization", gateway.SignTC3(testID, testKey, "dbbrain", host, ct, mustAtoi(r.Header.Get("X-TC-Timestamp")), "POST", "", []byte(`{"Name":"a"}`)))
+		}))
+		if code(env) != "" {
+			t.Fatalf("Content-Type %q: %s", ct, code(env))
+		}
+	}
+}
+
+func mustAtoi(s string) int64 {
+	var n int64
+	for _, c := range s {
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
