@@ -24,7 +24,9 @@ func TestRate(t *testing.T) {
 			if got := New(cfg).Rate(); got != tt.want {
 				t.Fatalf("Limiter.Rate() = %v, want %v", got, tt.want)
 			}
-			if got := NewRedis(RedisConfig{Addr: "127.0.0.1:1"}, cfg, nil, nil).Rate(); got != tt.want {
+			r := NewRedis(RedisConfig{Addr: "127.0.0.1:1"}, cfg, nil, nil)
+			defer r.Close()
+			if got := r.Rate(); got != tt.want {
 				t.Fatalf("Redis.Rate() = %v, want %v", got, tt.want)
 			}
 		})
