@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,38 +163,29 @@ func hwJSON(v any) (int, string, []byte, error) {
 
 // hwExecuteBody is IntelligentKillSessionsReq.
 type hwExecuteBody struct {
-	NodeID *string `json:"node_id"`
+	NodeID string `json:"node_id"`
 }
 
 func (s *Server) hwExecute(hc *hwCall) (int, string, []byte, error) {
 	if len(bytes.TrimSpace(hc.body)) == 0 {
 		return 0, "", nil, &hwError{status: http.StatusBadRequest, code: hwCodeEmpty, msg: "The request is null. Enter a request parameter: {\"node_id\": \"…\"}."}
 	}
+	// As strict as the Tencent door: exact-case keys, no duplicate and no
+	// unknown key, UTF-8 only (errors map to Huawei's parameter error).
+	m, err := actions.ParseJSON(hc.body)
+	if err != nil {
+		return 0, "", nil, err
+	}
 	var b hwExecuteBody
-	dec := json.NewDecoder(bytes.NewReader(hc.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		var ute *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &ute):
-			return 0, "", nil, paramErr("%s must be a %s.", ute.Field, "string")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return 0, "", nil, paramErr("unknown field %s in the request body.", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		}
-		return 0, "", nil, paramErr("the request body is not a valid JSON object.")
+	if err := actions.Decode(m, &b); err != nil {
+		return 0, "", nil, err
 	}
-	if dec.More() {
-		return 0, "", nil, paramErr("the request body has data after the JSON object.")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return 0, "", nil, paramErr("the request body has data after the JSON object.")
-	}
-	if b.NodeID == nil || *b.NodeID == "" {
+	if b.NodeID == "" {
 		return 0, "", nil, paramErr("node_id is required.")
 	}
 	ctx, cancel := context.WithTimeout(hc.ctx, hwKillTimout)
 	defer cancel()
-	res, err := s.cfg.Service.ExecuteIntelligentKill(ctx, &actions.IntelligentNodeRequest{InstanceID: hc.instance, NodeID: *b.NodeID})
+	res, err := s.cfg.Service.ExecuteIntelligentKill(ctx, &actions.IntelligentNodeRequest{InstanceID: hc.instance, NodeID: b.NodeID})
 	if err != nil {
 		return 0, "", nil, err
 	}

@@ -103,3 +103,35 @@ func mustAtoi(s string) int64 {
 	}
 	return n
 }
+
+// TestHuaweiStrictBody: the Huawei door decodes its body as strictly as the
+// Tencent door: exact-case keys, no duplicate key, no unknown key (issue 12
+// item 5: {"NODE_ID":…} ran a kill).
+func TestHuaweiStrictBody(t *testing.T) {
+	st := hwStack(t, ratelimit.DefaultConfig(), "") // no session is in scope: an Execute kills nothing
+	path := hwPath(hwProject, hwInst, "")
+	for _, c := range []struct {
+		name, body string
+		status     int
+		code, msg  string
+	}{
+		{"exact key", `{"node_id":"` + hwInst + `"}`, 200, "", ""},
+		{"upper-case key", `{"NODE_ID":"` + hwInst + `"}`, 400, "DBS.200001", "NODE_ID"},
+		{"mixed-case key", `{"Node_Id":"` + hwInst + `"}`, 400, "DBS.200001", "Node_Id"},
+		{"duplicate key, valid last", `{"node_id":"nosuchnode","node_id":"` + hwInst + `"}`, 400, "DBS.200001", "more than once"},
+		{"duplicate key, same value", `{"node_id":"` + hwInst + `","node_id":"` + hwInst + `"}`, 400, "DBS.200001", "more than once"},
+		{"exact and case-folded key", `{"node_id":"` + hwInst + `","NODE_ID":"x"}`, 400, "DBS.200001", "NODE_ID"},
+		{"null body", `null`, 400, "DBS.200001", ""},
+		{"node_id null", `{"node_id":null}`, 400, "DBS.200001", "node_id"},
+		{"not UTF-8", "{\"node_id\":\"\xff\"}", 400, "DBS.200001", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := hwReq(t, st, "POST", path, []byte(c.body))
+			r.Header.Set("X-Auth-Token", hwToken)
+			a := hwDo(t, r)
+			if a.status != c.status || a.code(t) != c.code || !strings.Contains(string(a.body), c.msg) {
+				t.Fatalf("%s: %d %s, want %d %s mentioning %q", c.body, a.status, a.body, c.status, c.code, c.msg)
+			}
+		})
+	}
+}
