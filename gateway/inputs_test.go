@@ -12,6 +12,8 @@ import (
 
 	"killgate/actions"
 	"killgate/gateway"
+	"killgate/gateway/kgtest"
+	"killgate/killtask"
 	"killgate/ratelimit"
 )
 
@@ -133,5 +135,68 @@ func TestHuaweiStrictBody(t *testing.T) {
 				t.Fatalf("%s: %d %s, want %d %s mentioning %q", c.body, a.status, a.body, c.status, c.code, c.msg)
 			}
 		})
+	}
+}
+
+// TestKillMySqlThreadsOwnConnection: KillMySqlThreads on one of killgate's
+// own thread ids kills nothing and records a `skipped` history row with the
+// reason, as the docs say (issue 12 item 5: it wrote no row).
+func TestKillMySqlThreadsOwnConnection(t *testing.T) {
+	s := familyStack(t)
+	root := kgtest.Root(t)
+	// Make sure the instance's read pool holds a connection, then pick one
+	// of killgate's connections that the server lists.
+	if err := s.Call("DescribeMySqlProcessList", map[string]any{"InstanceId": kgtest.Instance}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var host, port, serverID string
+	if err := root.QueryRow("SELECT @@hostname, @@port, @@server_id").Scan(&host, &port, &serverID); err != nil {
+		t.Fatal(err)
+	}
+	own := killtask.OwnConnections(host + ":" + port + "/" + serverID)
+	rows, err := root.Query("SELECT ID FROM information_schema.PROCESSLIST ORDER BY ID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ownID uint64
+	for rows.Next() {
+		var id uint64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if own[id] {
+			ownID = id
+		}
+	}
+	rows.Close()
+	if ownID == 0 {
+		t.Fatalf("no connection of killgate's is listed (registry %v)", own)
+	}
+
+	var prep sdkKillMySqlThreadsResponseParams
+	if err := s.Call("KillMySqlThreads", map[string]any{"InstanceId": kgtest.Instance, "Stage": "Prepare", "Threads": []uint64{ownID}}, &prep); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	var commit sdkKillMySqlThreadsResponseParams
+	if err := s.Call("KillMySqlThreads", map[string]any{"InstanceId": kgtest.Instance, "Stage": "Commit", "SqlExecId": *prep.SqlExecId}, &commit); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if len(commit.Threads) != 0 {
+		t.Fatalf("Commit killed %v, one of killgate's own connections", commit.Threads)
+	}
+	var recs describeKillRecordsOut
+	if err := s.Call("DescribeKillRecords", map[string]any{"TaskId": *prep.SqlExecId}, &recs); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs.Records) != 1 {
+		t.Fatalf("history for own thread %d: %+v, want one skipped row", ownID, recs)
+	}
+	r := recs.Records[0]
+	if r.Outcome != "skipped" || r.ThreadId != int64(ownID) || r.Source != "manual" || !strings.Contains(r.Error, killtask.ExclOwn) {
+		t.Fatalf("history row %+v, want skipped: %s", r, killtask.ExclOwn)
+	}
+	var alive int
+	if err := root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", ownID).Scan(&alive); err != nil || alive != 1 {
+		t.Fatalf("own connection %d gone (%d, %v)", ownID, alive, err)
 	}
 }
