@@ -151,6 +151,7 @@ func (s *Service) DescribeMySqlProcessList(ctx context.Context, r *DescribeMySql
 		limit = *r.Limit
 	}
 	out := &DescribeMySqlProcessListResponse{ProcessList: toMySqlProcesses(matched[:min(uint64(len(matched)), limit)])}
+	// Statistics below still cover every matching session.
 	if len(r.StatDimensions) > 0 {
 		samples := make([]TagSample, 0, len(matched))
 		for i := range matched {
@@ -251,16 +252,30 @@ func sortProcesses(ps []killtask.Process) {
 	})
 }
 
+// toMySqlProcesses renders sessions for a listing, in order, bounded in
+// bytes (listing.go): each text is cut at ListTextMax and the list stops
+// before ListByteBudget.
 func toMySqlProcesses(ps []killtask.Process) []MySqlProcess {
-	out := make([]MySqlProcess, len(ps))
-	for i, p := range ps {
-		out[i] = MySqlProcess{
-			ID: strconv.FormatUint(p.ID, 10), User: p.User, Host: p.Host, DB: p.DB, State: p.State,
-			Command: p.Command, Time: strconv.FormatInt(p.Time, 10), Info: p.Info, SqlType: SqlType(p.Info),
+	out := make([]MySqlProcess, 0, len(ps))
+	var budget pageBudget
+	for _, p := range ps {
+		mp := MySqlProcess{
+			ID: strconv.FormatUint(p.ID, 10), User: cutText(p.User), Host: cutText(p.Host), DB: cutText(p.DB), State: cutText(p.State),
+			Command: cutText(p.Command), Time: strconv.FormatInt(p.Time, 10), Info: cutText(p.Info), SqlType: SqlType(p.Info),
 		}
+		n := processSizer.size(mp.ID, mp.User, mp.Host, mp.DB, mp.State, mp.Command, mp.Time, mp.Info)
+		if mp.SqlType != nil {
+			n += jsonStringLen(*mp.SqlType)
+		}
+		if !budget.fits(n) {
+			break
+		}
+		out = append(out, mp)
 	}
 	return out
 }
+
+var processSizer = newRowSizer(MySqlProcess{})
 
 // sqlTypes maps a statement's first keyword to the SqlType DBbrain shows
 // (its example answers "SQLSelectStatement").

@@ -2,11 +2,15 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -198,5 +202,114 @@ func TestKillMySqlThreadsOwnConnection(t *testing.T) {
 	var alive int
 	if err := root.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", ownID).Scan(&alive); err != nil || alive != 1 {
 		t.Fatalf("own connection %d gone (%d, %v)", ownID, alive, err)
+	}
+}
+
+// TestListingsBounded: DescribeKillTasks, DescribeKillRecords and
+// DescribeMySqlProcessList answers are bounded in bytes: long texts are cut
+// at actions.ListTextMax with a marker, a page stops before
+// actions.ListByteBudget and TotalCount stays the count of every match, so
+// paging with Offset reaches every row (issue 12 item 4: DescribeKillTasks
+// with Limit 10 returned 65 MB).
+func TestListingsBounded(t *testing.T) {
+	s := familyStack(t)
+	root := kgtest.Root(t)
+	const maxAnswer = actions.ListByteBudget + 1024 // rows + the envelope's few fields
+	marker := func(full int) string { return "…[truncated, " + strconv.Itoa(full) + " bytes]" }
+
+	// Tasks stored before the filter limits: 20 of 100 Infos × 5 KB.
+	const nTasks, itemLen = 20, 5 << 10
+	now := time.Now()
+	ids := map[string]bool{}
+	for i := range nTasks {
+		f := killtask.Filter{User: "kg_nobody_legacy"}
+		for j := range 100 {
+			f.Infos = append(f.Infos, fmt.Sprintf("select %03d %s", j, strings.Repeat("x", itemLen-11)))
+		}
+		fj, _ := json.Marshal(f)
+		id := fmt.Sprintf("kt-legacy%07d", i)
+		ids[id] = true
+		if _, err := s.Store.DB().Exec(`INSERT INTO tasks (id, instance_id, product, filter_json, duration_s, created_ms, expires_ms, status, ended_ms, creator, kills, last_error)
+			VALUES (?,?,'mysql',?,-1,?,0,'Cancelled',?,'legacy',0,'')`, id, kgtest.Instance, string(fj), now.Add(time.Duration(i)*time.Millisecond).UnixMilli(), now.UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for offset, pages := 0, 0; offset < nTasks; pages++ {
+		var raw json.RawMessage
+		if err := s.Call("DescribeKillTasks", map[string]any{"InstanceId": kgtest.Instance, "Limit": nTasks, "Offset": offset}, &raw); err != nil {
+			t.Fatal(err)
+		}
+		var page describeKillTasksOut
+		if err := json.Unmarshal(raw, &page); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("figure: DescribeKillTasks Limit %d Offset %d: %d bytes, %d tasks, TotalCount %d", nTasks, offset, len(raw), len(page.Tasks), page.TotalCount)
+		if len(raw) > maxAnswer || page.TotalCount != nTasks || len(page.Tasks) == 0 {
+			t.Fatalf("page at %d: %d bytes (max %d), %d tasks, TotalCount %d", offset, len(raw), maxAnswer, len(page.Tasks), page.TotalCount)
+		}
+		if pages == 0 && len(page.Tasks) == nTasks {
+			t.Fatalf("the first page holds all %d tasks of %d MB: the byte budget did not stop it", nTasks, nTasks*100*itemLen>>20)
+		}
+		for _, tk := range page.Tasks {
+			if seen[tk.TaskId] || !ids[tk.TaskId] {
+				t.Fatalf("task %s listed twice or unknown", tk.TaskId)
+			}
+			seen[tk.TaskId] = true
+			if len(tk.Infos) != 100 || !strings.HasSuffix(tk.Infos[7], marker(itemLen)) || !strings.HasPrefix(tk.Infos[7], "select 007 xxx") ||
+				len(tk.Infos[7]) != actions.ListTextMax+len(marker(itemLen)) {
+				t.Fatalf("task %s: %d infos, item 7 %d bytes ending %q", tk.TaskId, len(tk.Infos), len(tk.Infos[7]), tk.Infos[7][len(tk.Infos[7])-40:])
+			}
+		}
+		offset += len(page.Tasks)
+	}
+	if len(seen) != nTasks {
+		t.Fatalf("paging listed %d of %d tasks", len(seen), nTasks)
+	}
+
+	// History rows with 128 KB statement texts.
+	const nRecs, infoLen = 50, 128 << 10
+	var recs []killtask.KillRecord
+	for i := range nRecs {
+		recs = append(recs, killtask.KillRecord{Source: killtask.SourceManual, TaskID: "sx-bounded", InstanceID: kgtest.Instance, NodeID: kgtest.Instance,
+			Product: "mysql", ThreadID: uint64(1000 + i), User: "app", Host: "10.0.0.5:5000", Command: "Query",
+			Info: "INSERT INTO t VALUES " + strings.Repeat("(1,'é'),", (infoLen-21)/9) + strings.Repeat(" ", (infoLen-21)%9), Outcome: killtask.OutcomeGone})
+	}
+	if err := s.Store.AddKillRecords(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	var raw json.RawMessage
+	if err := s.Call("DescribeKillRecords", map[string]any{"TaskId": "sx-bounded", "Limit": 100}, &raw); err != nil {
+		t.Fatal(err)
+	}
+	var hist describeKillRecordsOut
+	if err := json.Unmarshal(raw, &hist); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("figure: DescribeKillRecords Limit 100 over %d rows of %d KB statements: %d bytes", nRecs, infoLen>>10, len(raw))
+	if hist.TotalCount != nRecs || len(hist.Records) != nRecs || len(raw) > nRecs*(actions.ListTextMax+1024) {
+		t.Fatalf("history: %d bytes, %d records, TotalCount %d", len(raw), len(hist.Records), hist.TotalCount)
+	}
+	for _, r := range hist.Records {
+		full := len(recs[0].Info)
+		if !strings.HasSuffix(r.Info, marker(full)) || !strings.HasPrefix(recs[0].Info, strings.TrimSuffix(r.Info, marker(full))) ||
+			len(r.Info) > actions.ListTextMax+len(marker(full)) || !utf8.ValidString(r.Info) {
+			t.Fatalf("record %d: Info of %d bytes ends %q", r.RecordId, len(r.Info), r.Info[max(0, len(r.Info)-40):])
+		}
+	}
+
+	// A live session with a long statement.
+	user, pw := kgtest.User(t, root)
+	lock := kgtest.Lock(t, root)
+	v := kgtest.NewVictim(t, user, pw, user, "/* "+strings.Repeat("y", 20000)+" */ "+kgtest.LockQuery(lock))
+	reap(t, root, user, v)
+	waitLocked(t, root, user, 1)
+	var pl struct{ ProcessList []processOut }
+	if err := s.Call("DescribeMySqlProcessList", map[string]any{"InstanceId": kgtest.Instance, "User": user}, &pl); err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.ProcessList) != 1 || !strings.Contains(pl.ProcessList[0].Info, "…[truncated, ") || len(pl.ProcessList[0].Info) > actions.ListTextMax+64 ||
+		!strings.HasPrefix(pl.ProcessList[0].Info, "/* yyyy") {
+		t.Fatalf("processlist: %+v", pl.ProcessList)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -608,6 +609,9 @@ type RecordQuery struct {
 	Until      time.Time // exclusive
 	Offset     int
 	Limit      int // 0 = 20
+	// MaxInfo > 0 reads only the start of long statement texts: at most
+	// MaxInfo+1 characters, with the full length in KillRecord.InfoLen.
+	MaxInfo int
 }
 
 type recordRow struct {
@@ -653,7 +657,15 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 	if limit <= 0 {
 		limit = 20
 	}
-	rows, err := s.db.QueryxContext(ctx, `SELECT id, `+recordCols+`, replica FROM kill_records`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
+	info, infoLen := "info", "0"
+	if q.MaxInfo > 0 {
+		// Only the start of each statement text, and its full length in
+		// bytes: a listing never holds megabytes of SQL per row.
+		info, infoLen = "SUBSTR(info, 1, "+strconv.Itoa(q.MaxInfo+1)+")", s.byteLen("info")
+	}
+	cols := `id, source, task_id, instance_id, node_id, product, thread_id, user_name, host, db, command, time_s, state, ` +
+		info + `, outcome, error, killed_ms, replica, ` + infoLen
+	rows, err := s.db.QueryxContext(ctx, `SELECT `+cols+` FROM kill_records`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -664,13 +676,24 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 		var outcome string
 		var killedMS int64
 		if err := rows.Scan(&r.ID, &r.Source, &r.TaskID, &r.InstanceID, &r.NodeID, &r.Product, &r.ThreadID,
-			&r.User, &r.Host, &r.DB, &r.Command, &r.Time, &r.State, &r.Info, &outcome, &r.Error, &killedMS, &r.Replica); err != nil {
+			&r.User, &r.Host, &r.DB, &r.Command, &r.Time, &r.State, &r.Info, &outcome, &r.Error, &killedMS, &r.Replica, &r.InfoLen); err != nil {
 			return nil, 0, err
+		}
+		if r.InfoLen <= len(r.Info) {
+			r.InfoLen = 0 // whole
 		}
 		r.Outcome, r.KilledAt = Outcome(outcome), fromMS(killedMS)
 		out = append(out, r)
 	}
 	return out, total, rows.Err()
+}
+
+// byteLen is the SQL for the length in bytes of a text column.
+func (s *Store) byteLen(col string) string {
+	if s.driver == "mysql" {
+		return "LENGTH(" + col + ")"
+	}
+	return "LENGTH(CAST(" + col + " AS BLOB))"
 }
 
 // PruneHistory deletes history rows older than cutoff (if not zero) and then

@@ -253,4 +253,8 @@ type KillRecord struct {
 	Error      string    `db:"error"`
 	KilledAt   time.Time `db:"killed_at"`
 	Replica    string    `db:"replica"` // the replica that made the kill (set by the store; "" in single-process mode)
+	// InfoLen is the full length in bytes of a statement text that a
+	// listing read only the start of (RecordQuery.MaxInfo); 0 when Info
+	// is whole.
+	InfoLen int `db:"-"`
 }
