@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -79,18 +78,31 @@ func (s *Server) huawei(action string, h hwHandler) gin.HandlerFunc {
 
 func (s *Server) serveHuawei(c *gin.Context, ri *reqInfo, h hwHandler) (int, string, []byte, error) {
 	r := c.Request
-	body, err := io.ReadAll(io.LimitReader(r.Body, hwMaxBody+1))
-	if err != nil {
-		return 0, "", nil, &hwError{status: http.StatusBadRequest, code: hwCodeParam, msg: "Parameter error: the request body could not be read.", cause: err}
+	// What needs no body is checked first (declared size, token, or AK
+	// and X-Sdk-Date); the body is read within the process-wide budget
+	// (body.go), then the signature over it is verified.
+	tooLarge := &hwError{status: http.StatusRequestEntityTooLarge, code: hwCodeTooLarge, msg: fmt.Sprintf("Request entity too large: the body exceeds %d bytes.", hwMaxBody)}
+	if r.ContentLength > hwMaxBody {
+		return 0, "", nil, tooLarge
 	}
-	if len(body) > hwMaxBody {
-		return 0, "", nil, &hwError{status: http.StatusRequestEntityTooLarge, code: hwCodeTooLarge, msg: fmt.Sprintf("Request entity too large: the body exceeds %d bytes.", hwMaxBody)}
-	}
-	caller, herr := s.huaweiAuthenticate(r, body)
+	id, herr := s.huaweiIdentify(r)
 	if herr != nil {
 		return 0, "", nil, herr
 	}
-	ri.Caller = caller
+	body, release, err := s.bodies.readBody(r.Context(), r.Body, r.ContentLength, hwMaxBody)
+	defer release()
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		return 0, "", nil, tooLarge
+	case errors.Is(err, errBodyBudget):
+		return 0, "", nil, &hwError{status: http.StatusTooManyRequests, code: hwCodeThrottled, msg: "The throttling threshold has been reached: too many large request bodies at once; retry later.", cause: err}
+	case err != nil:
+		return 0, "", nil, &hwError{status: http.StatusBadRequest, code: hwCodeParam, msg: "Parameter error: the request body could not be read.", cause: err}
+	}
+	if herr := huaweiVerify(r, id, body); herr != nil {
+		return 0, "", nil, herr
+	}
+	ri.Caller = id.caller
 	project := c.Param("project_id")
 	if !reProjectID.MatchString(project) {
 		return 0, "", nil, &hwError{status: http.StatusBadRequest, code: hwCodeParam, msg: "Parameter error: project_id must be 32 letters or digits."}
@@ -101,11 +113,11 @@ func (s *Server) serveHuawei(c *gin.Context, ri *reqInfo, h hwHandler) (int, str
 	if p := r.Header.Get(hwHeaderProject); p != "" && p != project {
 		return 0, "", nil, &hwError{status: http.StatusForbidden, code: hwCodeForbidden, msg: "The operation is not authorized: X-Project-Id does not match the project in the path."}
 	}
-	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow("hw\x00"+caller+"\x00"+ri.Action) {
+	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow("hw\x00"+id.caller+"\x00"+ri.Action) {
 		return 0, "", nil, &hwError{status: http.StatusTooManyRequests, code: hwCodeThrottled, msg: "The throttling threshold has been reached: too many requests for this API; retry later."}
 	}
 	ctx := context.WithValue(r.Context(), requestIDKey{}, ri.RequestID)
-	ctx = actions.WithCaller(ctx, actions.Caller{ID: caller})
+	ctx = actions.WithCaller(ctx, actions.Caller{ID: id.caller})
 	return h(&hwCall{c: c, ctx: ctx, body: body, project: project, instance: c.Param("instance_id")})
 }
 

@@ -3,7 +3,9 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -311,5 +313,178 @@ func TestListingsBounded(t *testing.T) {
 	if len(pl.ProcessList) != 1 || !strings.Contains(pl.ProcessList[0].Info, "…[truncated, ") || len(pl.ProcessList[0].Info) > actions.ListTextMax+64 ||
 		!strings.HasPrefix(pl.ProcessList[0].Info, "/* yyyy") {
 		t.Fatalf("processlist: %+v", pl.ProcessList)
+	}
+}
+
+// stalledBody is a request body that sends nothing until closed: an answer
+// that arrives while it is open was given without reading the body.
+func stalledBody(t *testing.T, req *http.Request, length int64) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.CloseWithError(errors.New("test over")) })
+	req.Body, req.ContentLength = pr, length
+	req.GetBody = nil
+}
+
+// doWithin sends req and fails the test if no answer comes within d.
+func doWithin(t *testing.T, req *http.Request, d time.Duration) *http.Response {
+	t.Helper()
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		ch <- result{resp, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.resp
+	case <-time.After(d):
+		t.Fatalf("no answer within %s: the server waits for the body", d)
+		return nil
+	}
+}
+
+func envelopeOf(t *testing.T, resp *http.Response) envelope {
+	t.Helper()
+	defer resp.Body.Close()
+	var env envelope
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HTTP %d, not an envelope: %v", resp.StatusCode, err)
+	}
+	return env
+}
+
+// TestBodyReadAfterIdentity: what needs no body is checked before the body
+// is read — declared size, Action, Version, SecretId, token, timestamp
+// window — so such a request is answered while its body has not even been
+// sent (issue 12 item 4).
+func TestBodyReadAfterIdentity(t *testing.T) {
+	srv := newGatewayWith(t, gateway.Config{})
+	for _, tt := range []struct {
+		name   string
+		length int64
+		mod    func(*http.Request)
+		code   string
+	}{
+		{"unknown SecretId", 1 << 20, func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), testID, "AKIDnobody", 1))
+		}, actions.AuthFailureSecretIdNotFound},
+		{"no Authorization", 1 << 20, func(r *http.Request) { r.Header.Del("Authorization") }, actions.AuthFailureInvalidAuthorization},
+		{"unknown action", 1 << 20, func(r *http.Request) { r.Header.Set("X-TC-Action", "Nope") }, actions.InvalidAction},
+		{"wrong version", 1 << 20, func(r *http.Request) { r.Header.Set("X-TC-Version", "2019-01-01") }, actions.NoSuchVersion},
+		{"session token", 1 << 20, func(r *http.Request) { r.Header.Set("X-TC-Token", "t") }, actions.AuthFailureTokenFailure},
+		{"old timestamp", 1 << 20, func(r *http.Request) {
+			r.Header.Set("X-TC-Timestamp", strconv.FormatInt(time.Now().Unix()-3600, 10))
+		}, actions.AuthFailureSignatureExpire},
+		{"declared size over 10 MB", 10<<20 + 1, nil, actions.RequestSizeLimitExceeded},
+		{"form POST declared over 1 MB", 1<<20 + 1, func(r *http.Request) {
+			r.Header.Del("Authorization")
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}, actions.RequestSizeLimitExceeded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := tc3Request(t, srv, "Echo", `{"Name":"a"}`, tt.mod)
+			stalledBody(t, req, tt.length)
+			if got := code(envelopeOf(t, doWithin(t, req, 10*time.Second))); got != tt.code {
+				t.Fatalf("code %q, want %q", got, tt.code)
+			}
+		})
+	}
+}
+
+// TestBodyBudget: bodies over 64 KB share a process-wide budget; a request
+// that cannot get its bytes within the wait gets RequestLimitExceeded in
+// the envelope (no hang), small bodies never wait, and the budget comes
+// back when requests end (issue 12 item 4).
+func TestBodyBudget(t *testing.T) {
+	srv := newGatewayWith(t, gateway.Config{BodyBudget: gateway.MinBodyBudget, BodyWait: 100 * time.Millisecond})
+	// Three signed 10 MB bodies that stall after their headers hold 30 of
+	// the 32 MB.
+	var stalled []*http.Request
+	for range 3 {
+		req := tc3Request(t, srv, "Echo", `{"Name":"a"}`, nil)
+		stalledBody(t, req, 10<<20)
+		stalled = append(stalled, req)
+	}
+	done := make(chan string, len(stalled))
+	for _, req := range stalled {
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- "transport: " + err.Error()
+				return
+			}
+			resp.Body.Close()
+			done <- "answered"
+		}()
+	}
+	// A fourth large body cannot get its 10 MB: refused after the wait.
+	large := `{"Name":"` + strings.Repeat("b", 10<<20-20) + `"}`
+	kgtest.Eventually(t, 10*time.Second, "a large body refused for lack of budget", func() bool {
+		env := envelopeOf(t, doWithin(t, tc3Request(t, srv, "Echo", large, nil), 10*time.Second))
+		if c := code(env); c != actions.RequestLimitExceeded {
+			return false
+		}
+		if !strings.Contains(env.Response.Error.Message, "request bodies") {
+			t.Fatalf("message %q", env.Response.Error.Message)
+		}
+		return true
+	})
+	// Small bodies do not wait for the budget.
+	if got := code(envelopeOf(t, doWithin(t, tc3Request(t, srv, "Echo", `{"Name":"small"}`, nil), 5*time.Second))); got != "" {
+		t.Fatalf("a small request while the budget is taken: %q", got)
+	}
+	body := `{"Name":"` + strings.Repeat("m", 200<<10) + `"}` // 200 KB: takes budget, and there is 2 MB left
+	if got := code(envelopeOf(t, doWithin(t, tc3Request(t, srv, "Echo", body, nil), 5*time.Second))); got != actions.InvalidParameterValue {
+		t.Fatalf("a 200 KB request while 30 MB are taken: %q, want InvalidParameterValue (read, then over 64 KB)", got)
+	}
+	// The stalled requests end (their clients give up): the budget is back.
+	for _, req := range stalled {
+		req.Body.(*io.PipeReader).CloseWithError(errors.New("client gave up"))
+	}
+	for range stalled {
+		<-done
+	}
+	kgtest.Eventually(t, 10*time.Second, "the budget given back", func() bool {
+		return code(envelopeOf(t, doWithin(t, tc3Request(t, srv, "Echo", large, nil), 10*time.Second))) == actions.InvalidParameterValue
+	})
+}
+
+// TestHuaweiBodyReadAfterIdentity: the Huawei door also checks the declared
+// size and the credentials that need no body (token, AK, X-Sdk-Date)
+// before reading the body.
+func TestHuaweiBodyReadAfterIdentity(t *testing.T) {
+	st := hwStack(t, ratelimit.DefaultConfig(), "")
+	now := time.Now()
+	for _, tt := range []struct {
+		name   string
+		length int64
+		auth   func(r *http.Request)
+		status int
+		code   string
+	}{
+		{"wrong token", 1 << 20, func(r *http.Request) { r.Header.Set("X-Auth-Token", "not-the-token") }, 401, "APIGW.0301"},
+		{"unknown AK", 1 << 20, func(r *http.Request) { testSign(t, r, "HWAKUNKNOWN", hwSK, nil, now) }, 401, "APIGW.0301"},
+		{"expired X-Sdk-Date", 1 << 20, func(r *http.Request) { testSign(t, r, hwAK, hwSK, nil, now.Add(-time.Hour)) }, 401, "APIGW.0301"},
+		{"declared size over 1 MB", 1<<20 + 1, func(r *http.Request) { r.Header.Set("X-Auth-Token", hwToken) }, 413, "APIGW.0201"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := hwReq(t, st, "POST", hwPath(hwProject, hwInst, ""), nil)
+			tt.auth(r)
+			stalledBody(t, r, tt.length)
+			resp := doWithin(t, r, 10*time.Second)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			a := hwAnswer{resp.StatusCode, resp.Header, b}
+			if a.status != tt.status || a.code(t) != tt.code {
+				t.Fatalf("%d %s, want %d %s", a.status, b, tt.status, tt.code)
+			}
+		})
 	}
 }
