@@ -61,7 +61,7 @@ type common struct {
 }
 
 // tencent serves the Tencent Cloud API 3.0 door. The stages run in the order
-// documented in doc.go; the first failing stage's error is the answer.
+// documented in docs/errors.md; the first failing stage's error is the answer.
 func (s *Server) tencent(c *gin.Context) {
 	ri := info(c)
 	ri.Door = "tencent"
