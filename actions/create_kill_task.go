@@ -42,15 +42,15 @@ func (r *CreateKillTaskRequest) Validate() error {
 	if r.Info != "" && len(r.Infos) > 0 {
 		return E(InvalidParameterValue, "The parameters `Info` and `Infos` cannot be used together.")
 	}
-	return validateFilter(r.Host, r.DB, r.Command, r.Info, r.Time, r.Infos)
+	return validateFilter(r.Host, r.User, r.DB, r.Command, r.Info, r.Time, r.Infos)
 }
 
 // validateFilter checks the filter fields shared by CreateKillTask and
 // PreviewKillTask. An absent or empty field is no filter (DBbrain's
 // semantics); a field that is given but holds only blanks or commas is
 // refused rather than read as "no filter", which would widen the task to
-// every session.
-func validateFilter(host, db, command, info string, minTime int64, infos []string) error {
+// every session. Sizes are bounded (limits.go).
+func validateFilter(host, user, db, command, info string, minTime int64, infos []string) error {
 	for _, f := range []struct {
 		name, value string
 		list        bool // a comma list: "," is as blank as "  "
@@ -66,11 +66,17 @@ func validateFilter(host, db, command, info string, minTime int64, infos []strin
 	if minTime < 0 {
 		return E(InvalidParameterValue, "The parameter `Time` must not be negative; got %d.", minTime)
 	}
-	if h := strings.TrimSpace(host); h != "" && killtask.ClientHost(h) != h {
-		return E(InvalidParameterValue, "The parameter `Host` is a client address without a port (`%s`); a port would select nothing.", killtask.ClientHost(h))
+	if err := checkFilterLimits(host, user, db, command, info, infos); err != nil {
+		return err
 	}
-	if len(infos) > 100 {
-		return E(InvalidParameterValue, "The parameter `Infos` has more than 100 items.")
+	if h := strings.TrimSpace(host); h != "" {
+		addr, port, ok := hostFilter(h)
+		switch {
+		case !ok:
+			return E(InvalidParameterValue, "The parameter `Host` must be an IPv4 or IPv6 address or a host name; got `%s`.", h)
+		case port != "":
+			return E(InvalidParameterValue, "The parameter `Host` is a client address without a port (`%s`); a port would select nothing.", addr)
+		}
 	}
 	for i, s := range infos {
 		if strings.TrimSpace(s) == "" {
@@ -80,10 +86,16 @@ func validateFilter(host, db, command, info string, minTime int64, infos []strin
 	return nil
 }
 
-// buildFilter turns wire filters into the engine's Filter.
+// buildFilter turns wire filters (checked by validateFilter) into the
+// engine's Filter. A bracketed IPv6 Host ("[::1]") is stored bare, as the
+// processlist shows it.
 func buildFilter(host, db, command, info string, infos []string, user string, minTime int64) killtask.Filter {
+	host = strings.TrimSpace(host)
+	if addr, port, ok := hostFilter(host); ok && port == "" {
+		host = addr
+	}
 	f := killtask.Filter{
-		Host:     strings.TrimSpace(host),
+		Host:     host,
 		User:     user,
 		DBs:      killtask.SplitList(db),
 		Commands: killtask.SplitList(command),

@@ -157,7 +157,9 @@ func fieldsOf(t reflect.Type) []field {
 // UnknownParameter, absent required ones MissingParameter, wrong types
 // InvalidParameter, numbers out of range InvalidParameterValue. Integers,
 // floats and booleans are also accepted as strings ("20", "true"): flattened
-// input has nothing else, and Tencent's own examples send "Limit":"20".
+// input has nothing else, and Tencent's own examples send "Limit":"20". A
+// number in a string must be written as a JSON number ("20", "5.0", "1e3"),
+// never in Go literal syntax ("0x10", "0x1p4", "1_0", "+5").
 // A JSON null is the same as an absent key.
 func Decode(m map[string]any, dst any) error {
 	v := reflect.ValueOf(dst)
@@ -284,14 +286,62 @@ func typeError(path, want string) error {
 	return E(InvalidParameter, "Parameter `%s` type error: expected %s.", path, want)
 }
 
+// numberText returns the text of a number given as a JSON number or as a
+// string. A string must hold a JSON number (optional minus, decimal digits
+// without leading zeros, optional fraction and exponent), surrounding blanks
+// aside: Go literal forms that strconv would also take ("0x10", "0x1p4",
+// "1_0", "+5", ".5", "Inf") are not numbers on this API.
 func numberText(raw any) (string, bool) {
 	switch n := raw.(type) {
 	case json.Number:
 		return string(n), true
 	case string:
-		return strings.TrimSpace(n), n != ""
+		s := strings.TrimSpace(n)
+		return s, isJSONNumber(s)
 	}
 	return "", false
+}
+
+// isJSONNumber reports whether s is a number in JSON syntax (RFC 8259 §6).
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 func toInt(raw any, path string) (int64, error) {

@@ -107,19 +107,29 @@ func (s *Service) DescribeKillRecords(ctx context.Context, r *DescribeKillRecord
 	}
 	recs, total, err := s.eng.Store().ListKillRecords(ctx, killtask.RecordQuery{
 		InstanceID: r.InstanceId, InstanceIn: scope, TaskID: r.TaskId, Source: r.Source, Since: r.since, Until: r.until,
-		Offset: int(r.Offset), Limit: pageLimit(r.Limit),
+		Offset: int(r.Offset), Limit: pageLimit(r.Limit), MaxInfo: ListTextMax,
 	})
 	if err != nil {
 		return nil, engineError(err, "Listing the kill history")
 	}
+	// Statement texts are cut at ListTextMax and the page stops before
+	// ListByteBudget (listing.go); TotalCount still counts every row.
 	out := &DescribeKillRecordsResponse{Records: make([]KillRecord, 0, len(recs)), TotalCount: total}
+	var budget pageBudget
 	for _, k := range recs {
-		out.Records = append(out.Records, KillRecord{
+		kr := KillRecord{
 			RecordId: k.ID, Source: k.Source, TaskId: k.TaskID, InstanceId: k.InstanceID, NodeId: k.NodeID,
-			Product: k.Product, ThreadId: int64(k.ThreadID), User: k.User, Host: k.Host, DB: k.DB,
-			Command: k.Command, Time: k.Time, State: k.State, Info: k.Info, Outcome: string(k.Outcome),
-			Error: k.Error, KillTime: formatTime(k.KilledAt), Replica: k.Replica,
-		})
+			Product: k.Product, ThreadId: int64(k.ThreadID), User: cutText(k.User), Host: cutText(k.Host), DB: cutText(k.DB),
+			Command: cutText(k.Command), Time: k.Time, State: cutText(k.State), Info: cutTextOf(k.Info, max(k.InfoLen, len(k.Info))),
+			Outcome: string(k.Outcome), Error: cutText(k.Error), KillTime: formatTime(k.KilledAt), Replica: k.Replica,
+		}
+		if !budget.fits(recordSizer.size(kr.Source, kr.TaskId, kr.InstanceId, kr.NodeId, kr.Product, kr.User, kr.Host, kr.DB,
+			kr.Command, kr.State, kr.Info, kr.Outcome, kr.Error, kr.KillTime, kr.Replica)) {
+			break
+		}
+		out.Records = append(out.Records, kr)
 	}
 	return out, nil
 }
+
+var recordSizer = newRowSizer(KillRecord{})

@@ -98,23 +98,35 @@ func (s *Service) DescribeKillTasks(ctx context.Context, r *DescribeKillTasksReq
 	if err != nil {
 		return nil, engineError(err, "Listing the kill tasks")
 	}
+	// Bounded in bytes (listing.go): a page stops early rather than pass
+	// ListByteBudget; TotalCount still counts every task.
 	out := &DescribeKillTasksResponse{Tasks: make([]KillTaskInfo, 0, len(tasks)), TotalCount: total}
+	var budget pageBudget
 	for i := range tasks {
-		out.Tasks = append(out.Tasks, taskInfo(&tasks[i]))
+		ti := taskInfo(&tasks[i])
+		if !budget.fits(ti.size()) {
+			break
+		}
+		out.Tasks = append(out.Tasks, ti)
 	}
 	return out, nil
 }
 
+// taskInfo renders a task for the listing. Text fields longer than
+// ListTextMax (only in tasks stored before the filter limits) are cut.
 func taskInfo(t *killtask.Task) KillTaskInfo {
 	ti := KillTaskInfo{
 		TaskId: t.ID, InstanceId: t.InstanceID, Product: t.Product,
-		Host: t.Filter.Host, DB: strings.Join(t.Filter.DBs, ","), Command: strings.Join(t.Filter.Commands, ","),
-		Infos: append([]string{}, t.Filter.Infos...), User: t.Filter.User, Time: t.Filter.MinTime,
+		Host: cutText(t.Filter.Host), DB: cutText(strings.Join(t.Filter.DBs, ",")), Command: cutText(strings.Join(t.Filter.Commands, ",")),
+		Infos: make([]string, len(t.Filter.Infos)), User: cutText(t.Filter.User), Time: t.Filter.MinTime,
 		Duration: t.Duration, Status: string(t.Status), CreateTime: formatTime(t.CreatedAt),
-		KillCount: t.Kills, LastError: t.LastError, Creator: t.Creator,
+		KillCount: t.Kills, LastError: cutText(t.LastError), Creator: t.Creator,
 	}
-	if len(t.Filter.Infos) == 1 {
-		ti.Info = t.Filter.Infos[0]
+	for i, s := range t.Filter.Infos {
+		ti.Infos[i] = cutText(s)
+	}
+	if len(ti.Infos) == 1 {
+		ti.Info = ti.Infos[0]
 	}
 	if !t.ExpiresAt.IsZero() {
 		ti.ExpireTime = new(formatTime(t.ExpiresAt))
@@ -123,6 +135,23 @@ func taskInfo(t *killtask.Task) KillTaskInfo {
 		ti.EndTime = new(formatTime(t.EndedAt))
 	}
 	return ti
+}
+
+var taskInfoSizer = newRowSizer(KillTaskInfo{})
+
+// size estimates the row's JSON bytes (an upper bound).
+func (ti *KillTaskInfo) size() int {
+	n := taskInfoSizer.size(ti.TaskId, ti.InstanceId, ti.Product, ti.Host, ti.DB, ti.Command, ti.Info, ti.User,
+		ti.Status, ti.CreateTime, ti.LastError, ti.Creator)
+	for _, s := range ti.Infos {
+		n += jsonStringLen(s) + 1
+	}
+	for _, p := range []*string{ti.ExpireTime, ti.EndTime} {
+		if p != nil {
+			n += jsonStringLen(*p)
+		}
+	}
+	return n
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }

@@ -81,6 +81,11 @@ var processListProducts = []string{"mysql", "mariadb", "cynosdb"}
 
 // Validate checks values that do not need the engine.
 func (r *DescribeMySqlProcessListRequest) Validate() error {
+	if h := strings.TrimSpace(r.Host); h != "" {
+		if _, _, ok := hostFilter(h); !ok {
+			return E(InvalidParameterValue, "The parameter `Host` must be an address or host name, optionally with a port (`10.0.0.5:51234`, `[2001:db8::1]:51234`); got `%s`.", h)
+		}
+	}
 	if r.Limit != nil && (*r.Limit == 0 || *r.Limit > maxProcessLimit) {
 		return E(InvalidParameterValue, "The parameter `Limit` must be 1 to %d; got %d.", maxProcessLimit, *r.Limit)
 	}
@@ -146,6 +151,7 @@ func (s *Service) DescribeMySqlProcessList(ctx context.Context, r *DescribeMySql
 		limit = *r.Limit
 	}
 	out := &DescribeMySqlProcessListResponse{ProcessList: toMySqlProcesses(matched[:min(uint64(len(matched)), limit)])}
+	// Statistics below still cover every matching session.
 	if len(r.StatDimensions) > 0 {
 		samples := make([]TagSample, 0, len(matched))
 		for i := range matched {
@@ -192,8 +198,9 @@ func (s *Service) readAll(ctx context.Context, inst killtask.InstanceConfig) ([]
 
 // processFilter is DescribeMySqlProcessList's filter: every set field must
 // match. User, DB and Command are exact and case-insensitive; Host matches
-// the whole HOST column when it carries a port, else the client host with the
-// port stripped (case-insensitive); State and Info are case-insensitive
+// the whole HOST column when it carries a port ("v4:port", "name:port",
+// "[v6]:port"), else the client host with the port stripped
+// (case-insensitive; a bare IPv6 address is an address, never addr:port); State and Info are case-insensitive
 // substrings; Time is a minimum.
 type processFilter struct {
 	id                    uint64
@@ -220,10 +227,13 @@ func (f *processFilter) match(p *killtask.Process) bool {
 		return false
 	}
 	if f.host != "" {
-		if killtask.ClientHost(f.host) != f.host { // has a port: whole column
-			return strings.EqualFold(p.Host, f.host)
+		addr, port, _ := hostFilter(f.host) // checked by Validate
+		// With a port: the whole column, which the server prints with
+		// IPv6 clients unbracketed ("::1:40918").
+		if port != "" {
+			return strings.EqualFold(p.Host, addr+":"+port)
 		}
-		return strings.EqualFold(p.ClientHost(), f.host)
+		return strings.EqualFold(p.ClientHost(), addr)
 	}
 	return true
 }
@@ -242,16 +252,30 @@ func sortProcesses(ps []killtask.Process) {
 	})
 }
 
+// toMySqlProcesses renders sessions for a listing, in order, bounded in
+// bytes (listing.go): each text is cut at ListTextMax and the list stops
+// before ListByteBudget.
 func toMySqlProcesses(ps []killtask.Process) []MySqlProcess {
-	out := make([]MySqlProcess, len(ps))
-	for i, p := range ps {
-		out[i] = MySqlProcess{
-			ID: strconv.FormatUint(p.ID, 10), User: p.User, Host: p.Host, DB: p.DB, State: p.State,
-			Command: p.Command, Time: strconv.FormatInt(p.Time, 10), Info: p.Info, SqlType: SqlType(p.Info),
+	out := make([]MySqlProcess, 0, len(ps))
+	var budget pageBudget
+	for _, p := range ps {
+		mp := MySqlProcess{
+			ID: strconv.FormatUint(p.ID, 10), User: cutText(p.User), Host: cutText(p.Host), DB: cutText(p.DB), State: cutText(p.State),
+			Command: cutText(p.Command), Time: strconv.FormatInt(p.Time, 10), Info: cutText(p.Info), SqlType: SqlType(p.Info),
 		}
+		n := processSizer.size(mp.ID, mp.User, mp.Host, mp.DB, mp.State, mp.Command, mp.Time, mp.Info)
+		if mp.SqlType != nil {
+			n += jsonStringLen(*mp.SqlType)
+		}
+		if !budget.fits(n) {
+			break
+		}
+		out = append(out, mp)
 	}
 	return out
 }
+
+var processSizer = newRowSizer(MySqlProcess{})
 
 // sqlTypes maps a statement's first keyword to the SqlType DBbrain shows
 // (its example answers "SQLSelectStatement").

@@ -132,11 +132,14 @@ func (s *Service) prepareKill(ctx context.Context, inst killtask.InstanceConfig,
 	}
 	onNode := map[uint64]string{}
 	for _, nodeID := range s.eng.NodeIDs(inst.ID) {
-		ps, err := s.eng.ProcessList(ctx, inst.ID, nodeID)
+		// killgate's own connections are looked up too: Commit never kills
+		// one (the killer refuses it) but records it as skipped, as the
+		// docs promise, rather than as an id that was not found.
+		ps, own, err := s.eng.ProcessListOwn(ctx, inst.ID, nodeID)
 		if err != nil {
 			return nil, engineError(err, "Reading the process list")
 		}
-		for _, p := range ps {
+		for _, p := range append(ps, own...) {
 			if !want[p.ID] {
 				continue
 			}

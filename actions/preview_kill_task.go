@@ -30,7 +30,7 @@ func (r *PreviewKillTaskRequest) Validate() error {
 	if r.Info != "" && len(r.Infos) > 0 {
 		return E(InvalidParameterValue, "The parameters `Info` and `Infos` cannot be used together.")
 	}
-	return validateFilter(r.Host, r.DB, r.Command, r.Info, r.Time, r.Infos)
+	return validateFilter(r.Host, r.User, r.DB, r.Command, r.Info, r.Time, r.Infos)
 }
 
 // PreviewKillTask answers which sessions a kill task with the given filters

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -80,18 +78,31 @@ func (s *Server) huawei(action string, h hwHandler) gin.HandlerFunc {
 
 func (s *Server) serveHuawei(c *gin.Context, ri *reqInfo, h hwHandler) (int, string, []byte, error) {
 	r := c.Request
-	body, err := io.ReadAll(io.LimitReader(r.Body, hwMaxBody+1))
-	if err != nil {
-		return 0, "", nil, &hwError{status: http.StatusBadRequest, code: hwCodeParam, msg: "Parameter error: the request body could not be read.", cause: err}
+	// What needs no body is checked first (declared size, token, or AK
+	// and X-Sdk-Date); the body is read within the process-wide budget
+	// (body.go), then the signature over it is verified.
+	tooLarge := &hwError{status: http.StatusRequestEntityTooLarge, code: hwCodeTooLarge, msg: fmt.Sprintf("Request entity too large: the body exceeds %d bytes.", hwMaxBody)}
+	if r.ContentLength > hwMaxBody {
+		return 0, "", nil, tooLarge
 	}
-	if len(body) > hwMaxBody {
-		return 0, "", nil, &hwError{status: http.StatusRequestEntityTooLarge, code: hwCodeTooLarge, msg: fmt.Sprintf("Request entity too large: the body exceeds %d bytes.", hwMaxBody)}
-	}
-	caller, herr := s.huaweiAuthenticate(r, body)
+	id, herr := s.huaweiIdentify(r)
 	if herr != nil {
 		return 0, "", nil, herr
 	}
-	ri.Caller = caller
+	body, release, err := s.bodies.readBody(r.Context(), r.Body, r.ContentLength, hwMaxBody)
+	defer release()
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		return 0, "", nil, tooLarge
+	case errors.Is(err, errBodyBudget):
+		return 0, "", nil, &hwError{status: http.StatusTooManyRequests, code: hwCodeThrottled, msg: "The throttling threshold has been reached: too many large request bodies at once; retry later.", cause: err}
+	case err != nil:
+		return 0, "", nil, &hwError{status: http.StatusBadRequest, code: hwCodeParam, msg: "Parameter error: the request body could not be read.", cause: err}
+	}
+	if herr := huaweiVerify(r, id, body); herr != nil {
+		return 0, "", nil, herr
+	}
+	ri.Caller = id.caller
 	project := c.Param("project_id")
 	if !reProjectID.MatchString(project) {
 		return 0, "", nil, &hwError{status: http.StatusBadRequest, code: hwCodeParam, msg: "Parameter error: project_id must be 32 letters or digits."}
@@ -102,11 +113,11 @@ func (s *Server) serveHuawei(c *gin.Context, ri *reqInfo, h hwHandler) (int, str
 	if p := r.Header.Get(hwHeaderProject); p != "" && p != project {
 		return 0, "", nil, &hwError{status: http.StatusForbidden, code: hwCodeForbidden, msg: "The operation is not authorized: X-Project-Id does not match the project in the path."}
 	}
-	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow("hw\x00"+caller+"\x00"+ri.Action) {
+	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow("hw\x00"+id.caller+"\x00"+ri.Action) {
 		return 0, "", nil, &hwError{status: http.StatusTooManyRequests, code: hwCodeThrottled, msg: "The throttling threshold has been reached: too many requests for this API; retry later."}
 	}
 	ctx := context.WithValue(r.Context(), requestIDKey{}, ri.RequestID)
-	ctx = actions.WithCaller(ctx, actions.Caller{ID: caller})
+	ctx = actions.WithCaller(ctx, actions.Caller{ID: id.caller})
 	return h(&hwCall{c: c, ctx: ctx, body: body, project: project, instance: c.Param("instance_id")})
 }
 
@@ -164,38 +175,29 @@ func hwJSON(v any) (int, string, []byte, error) {
 
 // hwExecuteBody is IntelligentKillSessionsReq.
 type hwExecuteBody struct {
-	NodeID *string `json:"node_id"`
+	NodeID string `json:"node_id"`
 }
 
 func (s *Server) hwExecute(hc *hwCall) (int, string, []byte, error) {
 	if len(bytes.TrimSpace(hc.body)) == 0 {
 		return 0, "", nil, &hwError{status: http.StatusBadRequest, code: hwCodeEmpty, msg: "The request is null. Enter a request parameter: {\"node_id\": \"…\"}."}
 	}
+	// As strict as the Tencent door: exact-case keys, no duplicate and no
+	// unknown key, UTF-8 only (errors map to Huawei's parameter error).
+	m, err := actions.ParseJSON(hc.body)
+	if err != nil {
+		return 0, "", nil, err
+	}
 	var b hwExecuteBody
-	dec := json.NewDecoder(bytes.NewReader(hc.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		var ute *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &ute):
-			return 0, "", nil, paramErr("%s must be a %s.", ute.Field, "string")
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return 0, "", nil, paramErr("unknown field %s in the request body.", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		}
-		return 0, "", nil, paramErr("the request body is not a valid JSON object.")
+	if err := actions.Decode(m, &b); err != nil {
+		return 0, "", nil, err
 	}
-	if dec.More() {
-		return 0, "", nil, paramErr("the request body has data after the JSON object.")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return 0, "", nil, paramErr("the request body has data after the JSON object.")
-	}
-	if b.NodeID == nil || *b.NodeID == "" {
+	if b.NodeID == "" {
 		return 0, "", nil, paramErr("node_id is required.")
 	}
 	ctx, cancel := context.WithTimeout(hc.ctx, hwKillTimout)
 	defer cancel()
-	res, err := s.cfg.Service.ExecuteIntelligentKill(ctx, &actions.IntelligentNodeRequest{InstanceID: hc.instance, NodeID: *b.NodeID})
+	res, err := s.cfg.Service.ExecuteIntelligentKill(ctx, &actions.IntelligentNodeRequest{InstanceID: hc.instance, NodeID: b.NodeID})
 	if err != nil {
 		return 0, "", nil, err
 	}

@@ -106,54 +106,86 @@ func validateHuawei(c HuaweiConfig) error {
 	return nil
 }
 
-// huaweiAuthenticate checks X-Auth-Token, or else the SDK-HMAC-SHA256
-// signature, and returns the caller identity for logs and rate limits
-// ("token#N" for the N-th configured token, the AK otherwise).
-func (s *Server) huaweiAuthenticate(r *http.Request, body []byte) (string, *hwError) {
+// hwIdentity is what huaweiIdentify learnt before the body: the caller,
+// and for an AK/SK signature what huaweiVerify needs.
+type hwIdentity struct {
+	caller string
+	sk     string // "" for a token: nothing left to verify
+	auth   HuaweiAuth
+}
+
+// huaweiIdentify checks what needs no body: X-Auth-Token completely, or
+// for an SDK-HMAC-SHA256 signature its shape, a configured AK and
+// X-Sdk-Date (signed, within ±15 minutes). The caller identity is
+// "token#N" for the N-th configured token, the AK otherwise (logs, rate
+// limits).
+func (s *Server) huaweiIdentify(r *http.Request) (hwIdentity, *hwError) {
 	cfg := s.cfg.Huawei
 	if r.Header.Get(hwHeaderSecToken) != "" {
-		return "", authErr(nil, "temporary credentials (X-Security-Token) are not supported; use a permanent AK/SK or a token.")
+		return hwIdentity{}, authErr(nil, "temporary credentials (X-Security-Token) are not supported; use a permanent AK/SK or a token.")
 	}
 	if tok := r.Header.Get(hwHeaderToken); tok != "" {
 		if i := matchToken(tok, cfg.Tokens); i > 0 {
-			return "token#" + strconv.Itoa(i), nil
+			return hwIdentity{caller: "token#" + strconv.Itoa(i)}, nil
 		}
-		return "", authErr(nil, "the X-Auth-Token is not valid.")
+		return hwIdentity{}, authErr(nil, "the X-Auth-Token is not valid.")
 	}
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return "", authErr(nil, "the request carries neither X-Auth-Token nor an SDK-HMAC-SHA256 Authorization header.")
+		return hwIdentity{}, authErr(nil, "the request carries neither X-Auth-Token nor an SDK-HMAC-SHA256 Authorization header.")
 	}
 	a, err := parseHuaweiAuthorization(auth)
 	if err != nil {
-		return "", authErr(err, "the Authorization header is malformed; expected %s Access=…, SignedHeaders=…, Signature=….", HuaweiAlgorithm)
+		return hwIdentity{}, authErr(err, "the Authorization header is malformed; expected %s Access=…, SignedHeaders=…, Signature=….", HuaweiAlgorithm)
 	}
 	sk, ok := cfg.Keys[a.Access]
 	if !ok {
-		return "", authErr(nil, "the AK is not valid.")
+		return hwIdentity{}, authErr(nil, "the AK is not valid.")
 	}
 	dateHdr := r.Header.Get(hwHeaderDate)
 	if dateHdr == "" {
-		return "", authErr(nil, "the %s header is missing.", hwHeaderDate)
+		return hwIdentity{}, authErr(nil, "the %s header is missing.", hwHeaderDate)
 	}
 	if !containsString(a.SignedHeaders, strings.ToLower(hwHeaderDate)) {
-		return "", authErr(nil, "%s must be one of the SignedHeaders.", hwHeaderDate)
+		return hwIdentity{}, authErr(nil, "%s must be one of the SignedHeaders.", hwHeaderDate)
 	}
 	ts, err := time.Parse(HuaweiDateFormat, dateHdr)
 	if err != nil {
-		return "", authErr(err, "the %s header must look like 20060102T150405Z.", hwHeaderDate)
+		return hwIdentity{}, authErr(err, "the %s header must look like 20060102T150405Z.", hwHeaderDate)
 	}
 	if d := s.cfg.Now().Sub(ts); d > HuaweiSkewWindow || d < -HuaweiSkewWindow {
-		return "", authErr(nil, "the signature has expired: %s is more than 15 minutes away from the server time.", hwHeaderDate)
+		return hwIdentity{}, authErr(nil, "the signature has expired: %s is more than 15 minutes away from the server time.", hwHeaderDate)
 	}
-	want, err := HuaweiSignature(sk, r, a.SignedHeaders, body)
+	return hwIdentity{caller: a.Access, sk: sk, auth: a}, nil
+}
+
+// huaweiVerify checks an SDK-HMAC-SHA256 signature over the request and its
+// body (nothing to do for a token).
+func huaweiVerify(r *http.Request, id hwIdentity, body []byte) *hwError {
+	if id.sk == "" {
+		return nil
+	}
+	want, err := HuaweiSignature(id.sk, r, id.auth.SignedHeaders, body)
 	if err != nil {
-		return "", authErr(err, "%s", err.Error())
+		return authErr(err, "%s", err.Error())
 	}
-	if !hmac.Equal([]byte(want), []byte(strings.ToLower(a.Signature))) {
-		return "", authErr(nil, "the signature does not match; check the SK and that the request was not changed after signing.")
+	if !hmac.Equal([]byte(want), []byte(strings.ToLower(id.auth.Signature))) {
+		return authErr(nil, "the signature does not match; check the SK and that the request was not changed after signing.")
 	}
-	return a.Access, nil
+	return nil
+}
+
+// huaweiAuthenticate checks X-Auth-Token, or else the SDK-HMAC-SHA256
+// signature (with the body), and returns the caller identity.
+func (s *Server) huaweiAuthenticate(r *http.Request, body []byte) (string, *hwError) {
+	id, herr := s.huaweiIdentify(r)
+	if herr != nil {
+		return "", herr
+	}
+	if herr := huaweiVerify(r, id, body); herr != nil {
+		return "", herr
+	}
+	return id.caller, nil
 }
 
 // matchToken returns the 1-based index of the configured token equal to

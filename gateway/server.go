@@ -57,6 +57,13 @@ type Config struct {
 	// addition to the credentials' secret keys (Huawei tokens and SKs, DSN
 	// passwords): defence in depth should a cause or a panic carry one.
 	Secrets []string
+	// BodyBudget bounds the bytes of request bodies held at once, all
+	// requests together (bodies over 64 KB count; see body.go). 0 =
+	// DefaultBodyBudget; at least MinBodyBudget.
+	BodyBudget int64
+	// BodyWait is how long a request waits for body budget before it is
+	// refused. 0 = DefaultBodyWait.
+	BodyWait time.Duration
 }
 
 // Server is killgate's HTTP front: the Tencent door on "/", and whatever
@@ -68,6 +75,7 @@ type Server struct {
 	engine *gin.Engine
 	log    *zap.Logger
 	redact *strings.Replacer
+	bodies *bodyBudget
 }
 
 // New builds the server. Duplicate SecretIds are a configuration error.
@@ -84,7 +92,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SkewWindow <= 0 {
 		cfg.SkewWindow = tc3.DefaultSkewWindow
 	}
-	s := &Server{cfg: cfg, creds: map[string]Credential{}, tc3v: tc3.NewVerifier(tc3.ServiceDBbrain), log: cfg.Log}
+	if cfg.BodyBudget == 0 {
+		cfg.BodyBudget = DefaultBodyBudget
+	}
+	if cfg.BodyBudget < MinBodyBudget {
+		return nil, fmt.Errorf("gateway: body budget %d bytes is below the minimum %d", cfg.BodyBudget, MinBodyBudget)
+	}
+	if cfg.BodyWait <= 0 {
+		cfg.BodyWait = DefaultBodyWait
+	}
+	s := &Server{cfg: cfg, creds: map[string]Credential{}, tc3v: tc3.NewVerifier(tc3.ServiceDBbrain), log: cfg.Log, bodies: newBodyBudget(cfg.BodyBudget, cfg.BodyWait)}
 	for _, c := range cfg.Credentials {
 		if c.SecretID == "" || c.SecretKey == "" {
 			return nil, errors.New("gateway: a credential has an empty secret_id or secret_key")

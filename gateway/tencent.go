@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"killgate/actions"
+	"killgate/ratelimit"
 	"killgate/tc3"
 )
 
@@ -62,7 +62,7 @@ type common struct {
 }
 
 // tencent serves the Tencent Cloud API 3.0 door. The stages run in the order
-// documented in doc.go; the first failing stage's error is the answer.
+// documented in docs/errors.md; the first failing stage's error is the answer.
 func (s *Server) tencent(c *gin.Context) {
 	ri := info(c)
 	ri.Door = "tencent"
@@ -77,9 +77,24 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, actions.E(actions.UnsupportedProtocol, "The HTTP method %s is not supported; use POST or GET.", r.Method)
 	}
-	cp, err := readCommon(r)
+	// Everything that can be checked before the body is (docs/errors.md):
+	// content type, declared size, Action, Version, SecretId, token and
+	// timestamp window; only then is a body read, within the process-wide
+	// body budget, and the signature over it verified.
+	cp, err := readHead(r)
 	if err != nil {
 		return nil, err
+	}
+	if cp.style == styleV1 && r.Method == http.MethodPost {
+		// A v1 form POST carries its common parameters in the body.
+		release, err := s.readBody(ctx, r, cp, maxV1Body)
+		defer release()
+		if err != nil {
+			return nil, err
+		}
+		if err := cp.readForm(); err != nil {
+			return nil, err
+		}
 	}
 	if cp.action == "" {
 		return nil, actions.E(actions.MissingParameter, "The request is missing a required parameter `Action`.")
@@ -95,7 +110,18 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 	case cp.version != Version:
 		return nil, actions.E(actions.NoSuchVersion, "The API version `%s` does not exist; use %s.", cp.version, Version)
 	}
-	cred, err := s.authenticate(r, cp)
+	id, err := s.identify(cp)
+	if err != nil {
+		return nil, err
+	}
+	if cp.style == styleV3JSON {
+		release, err := s.readBody(ctx, r, cp, maxV3Body)
+		defer release()
+		if err != nil {
+			return nil, err
+		}
+	}
+	cred, err := s.verify(r, cp, id)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +130,7 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 		return nil, actions.E(actions.UnauthorizedOperation, "The credential may not call `%s`.", act.Name)
 	}
 	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow(cred.SecretID+"\x00"+act.Name) {
-		return nil, actions.E(actions.RequestLimitExceeded, "Your current request times equals to `20` in a second, which exceeds the frequency limit `20` for a second. Please reduce the frequency of calls.")
+		return nil, s.rateLimited()
 	}
 	params, err := cp.params()
 	if err != nil {
@@ -114,15 +140,30 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 	return act.Call(ctx, params)
 }
 
-// readCommon reads the body once (within the size limit of its style) and
-// picks up the common parameters.
-func readCommon(r *http.Request) (*common, error) {
+// rateLimited is the RequestLimitExceeded error, quoting the configured
+// rate (ratelimit.per_second) when the limiter can tell it.
+func (s *Server) rateLimited() error {
+	if r, ok := s.cfg.Limiter.(ratelimit.Rater); ok && r.Rate() > 0 {
+		return actions.E(actions.RequestLimitExceeded, "Your current request rate exceeds the frequency limit `%s` for a second for this SecretId and action. Please reduce the frequency of calls.",
+			strconv.FormatFloat(r.Rate(), 'f', -1, 64))
+	}
+	return actions.E(actions.RequestLimitExceeded, "Your current request rate exceeds the frequency limit for this SecretId and action. Please reduce the frequency of calls.")
+}
+
+// readHead picks up what the request says before its body: the wire style
+// from method and content type, the common parameters of the header and
+// query styles, and a declared body size over the style's limit.
+func readHead(r *http.Request) (*common, error) {
 	cp := &common{}
 	auth := r.Header.Get("Authorization")
 	ctype := r.Header.Get("Content-Type")
-	if ctype != "application/json" { // what every SDK sends: skip the parse
-		ctype, _, _ = mime.ParseMediaType(ctype)
-		ctype = strings.ToLower(ctype)
+	if ctype != "application/json" && ctype != "" { // what every SDK sends: skip the parse
+		mt, _, err := mime.ParseMediaType(ctype)
+		if err != nil {
+			// Unparsable ("@@@", a broken parameter): not JSON by default.
+			return nil, actions.E(actions.UnsupportedProtocol, "The content type could not be parsed; use application/json (signature v3) or application/x-www-form-urlencoded (signature v1).")
+		}
+		ctype = strings.ToLower(mt)
 	}
 	switch {
 	case r.Method == http.MethodGet:
@@ -140,35 +181,63 @@ func readCommon(r *http.Request) (*common, error) {
 			cp.style = styleV1
 		}
 	case ctype == "application/x-www-form-urlencoded":
-		body, err := readLimited(r.Body, maxV1Body)
-		if err != nil {
-			return nil, err
+		if r.ContentLength > maxV1Body {
+			return nil, actions.E(actions.RequestSizeLimitExceeded, "The request body is larger than %d bytes.", maxV1Body)
 		}
 		if auth != "" {
 			return nil, actions.E(actions.UnsupportedProtocol, "A form-urlencoded POST must be signed with signature v1 (HmacSHA1 or HmacSHA256), not an Authorization header.")
 		}
-		vals, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, actions.E(actions.InvalidParameter, "The form body is malformed.")
-		}
-		cp.style, cp.values, cp.body = styleV1, vals, body
+		cp.style = styleV1
+		return cp, nil // common parameters come with the body (readForm)
 	case ctype == "application/json" || ctype == "":
-		body, err := readLimited(r.Body, maxV3Body)
-		if err != nil {
-			return nil, err
+		if r.ContentLength > maxV3Body {
+			return nil, actions.E(actions.RequestSizeLimitExceeded, "The request body is larger than %d bytes.", maxV3Body)
 		}
-		cp.style, cp.body = styleV3JSON, body
+		cp.style = styleV3JSON
 	default:
 		return nil, actions.E(actions.UnsupportedProtocol, "The content type `%s` is not supported; use application/json (signature v3) or application/x-www-form-urlencoded (signature v1).", ctype)
 	}
 	if cp.style == styleV1 {
-		cp.action, cp.version, cp.timestamp, cp.token = first(cp.values, "Action"), first(cp.values, "Version"), first(cp.values, "Timestamp"), first(cp.values, "Token")
+		cp.setV1Common()
 	} else {
 		h := r.Header
 		cp.action, cp.version, cp.timestamp, cp.token = h.Get("X-TC-Action"), h.Get("X-TC-Version"), h.Get("X-TC-Timestamp"), h.Get("X-TC-Token")
 		cp.auth = auth
 	}
 	return cp, nil
+}
+
+func (cp *common) setV1Common() {
+	cp.action, cp.version, cp.timestamp, cp.token = first(cp.values, "Action"), first(cp.values, "Version"), first(cp.values, "Timestamp"), first(cp.values, "Token")
+}
+
+// readForm parses a v1 form body read into cp.body.
+func (cp *common) readForm() error {
+	vals, err := url.ParseQuery(string(cp.body))
+	if err != nil {
+		return actions.E(actions.InvalidParameter, "The form body is malformed.")
+	}
+	cp.values = vals
+	cp.setV1Common()
+	return nil
+}
+
+// readBody reads the request body into cp.body, within limit and the
+// process-wide body budget (body.go). release must be called (also on
+// error) once the request is done with the body.
+func (s *Server) readBody(ctx context.Context, r *http.Request, cp *common, limit int64) (release func(), err error) {
+	body, release, err := s.bodies.readBody(ctx, r.Body, r.ContentLength, limit)
+	switch {
+	case err == nil:
+		cp.body = body
+		return release, nil
+	case errors.Is(err, errBodyTooLarge):
+		return release, actions.E(actions.RequestSizeLimitExceeded, "The request body is larger than %d bytes.", limit)
+	case errors.Is(err, errBodyBudget):
+		return release, actions.Wrap(actions.RequestLimitExceeded, err, "The server is receiving too many large request bodies at once; retry later.")
+	default:
+		return release, actions.Wrap(actions.InvalidParameter, err, "The request body could not be read.")
+	}
 }
 
 func first(v url.Values, k string) string {
@@ -178,19 +247,17 @@ func first(v url.Values, k string) string {
 	return ""
 }
 
-func readLimited(body io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(body, limit+1))
-	if err != nil {
-		return nil, actions.Wrap(actions.InvalidParameter, err, "The request body could not be read.")
-	}
-	if int64(len(b)) > limit {
-		return nil, actions.E(actions.RequestSizeLimitExceeded, "The request body is larger than %d bytes.", limit)
-	}
-	return b, nil
+// identity is what identify learnt from the request before its body.
+type identity struct {
+	cred Credential
+	tc3  tc3.Auth // v3 styles
+	ts   int64
 }
 
-// authenticate verifies the signature and returns the caller's credential.
-func (s *Server) authenticate(r *http.Request, cp *common) (Credential, error) {
+// identify runs the authentication checks that need no body: the
+// signature's shape, a configured SecretId, no session token, and the
+// timestamp within the window.
+func (s *Server) identify(cp *common) (identity, error) {
 	var (
 		secretID string
 		auth     tc3.Auth
@@ -199,53 +266,60 @@ func (s *Server) authenticate(r *http.Request, cp *common) (Credential, error) {
 		secretID = first(cp.values, "SecretId")
 		switch {
 		case secretID == "":
-			return Credential{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `SecretId`.")
+			return identity{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `SecretId`.")
 		case first(cp.values, "Signature") == "":
-			return Credential{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `Signature`.")
+			return identity{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `Signature`.")
 		case first(cp.values, "Nonce") == "":
-			return Credential{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `Nonce`.")
+			return identity{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `Nonce`.")
 		}
 	} else {
 		if cp.auth == "" {
-			return Credential{}, actions.E(actions.AuthFailureInvalidAuthorization, "The request is not signed: the Authorization header is missing.")
+			return identity{}, actions.E(actions.AuthFailureInvalidAuthorization, "The request is not signed: the Authorization header is missing.")
 		}
 		if cp.auth == "SKIP" {
-			return Credential{}, actions.E(actions.AuthFailureInvalidAuthorization, "Unsigned requests (Authorization: SKIP) are not accepted.")
+			return identity{}, actions.E(actions.AuthFailureInvalidAuthorization, "Unsigned requests (Authorization: SKIP) are not accepted.")
 		}
 		a, err := tc3.ParseAuthorization(cp.auth)
 		if err != nil {
-			return Credential{}, actions.Wrap(actions.AuthFailureInvalidAuthorization, err, "The Authorization header is malformed; expected TC3-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=….")
+			return identity{}, actions.Wrap(actions.AuthFailureInvalidAuthorization, err, "The Authorization header is malformed; expected TC3-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=….")
 		}
 		auth, secretID = a, a.SecretId
 	}
 	cred, ok := s.creds[secretID]
 	if !ok {
-		return Credential{}, actions.E(actions.AuthFailureSecretIdNotFound, "The SecretId is not found, please ensure that your SecretId is correct.")
+		return identity{}, actions.E(actions.AuthFailureSecretIdNotFound, "The SecretId is not found, please ensure that your SecretId is correct.")
 	}
 	if cp.token != "" {
-		return Credential{}, actions.E(actions.AuthFailureTokenFailure, "Session tokens are not supported; sign with a permanent SecretId and SecretKey.")
+		return identity{}, actions.E(actions.AuthFailureTokenFailure, "Session tokens are not supported; sign with a permanent SecretId and SecretKey.")
 	}
 	if cp.timestamp == "" {
-		return Credential{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `Timestamp`.")
+		return identity{}, actions.E(actions.MissingParameter, "The request is missing a required parameter `Timestamp`.")
 	}
 	ts, err := strconv.ParseInt(cp.timestamp, 10, 64)
 	if err != nil {
-		return Credential{}, actions.E(actions.InvalidParameter, "Parameter `Timestamp` type error: expected Unix seconds.")
+		return identity{}, actions.E(actions.InvalidParameter, "Parameter `Timestamp` type error: expected Unix seconds.")
 	}
 	if err := tc3.CheckSkew(ts, s.cfg.Now(), s.cfg.SkewWindow); err != nil {
-		return Credential{}, actions.Wrap(actions.AuthFailureSignatureExpire, err, "The signature is expired, please request again.")
+		return identity{}, actions.Wrap(actions.AuthFailureSignatureExpire, err, "The signature is expired, please request again.")
 	}
+	return identity{cred: cred, tc3: auth, ts: ts}, nil
+}
+
+// verify checks the signature (over the body, for a POST) and returns the
+// caller's credential.
+func (s *Server) verify(r *http.Request, cp *common, id identity) (Credential, error) {
+	var err error
 	if cp.style == styleV1 {
-		err = tc3.VerifyV1(cred.SecretKey, r.Method, r.Host, r.URL.Path, cp.values)
+		err = tc3.VerifyV1(id.cred.SecretKey, r.Method, r.Host, r.URL.Path, cp.values)
 	} else {
-		err = s.tc3v.Verify(cred.SecretKey, auth, tc3.Request{
+		err = s.tc3v.Verify(id.cred.SecretKey, id.tc3, tc3.Request{
 			Method: r.Method, Host: r.Host, RawQuery: r.URL.RawQuery,
 			ContentType: r.Header.Get("Content-Type"), Headers: r.Header, Body: cp.body,
-		}, ts)
+		}, id.ts)
 	}
 	switch {
 	case err == nil:
-		return cred, nil
+		return id.cred, nil
 	case errors.Is(err, tc3.ErrMalformed):
 		return Credential{}, actions.Wrap(actions.AuthFailureInvalidAuthorization, err, "The Authorization is malformed.")
 	default:

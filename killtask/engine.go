@@ -369,7 +369,7 @@ func hasNew(old, cur []*Task) bool {
 	return false
 }
 
-// pruneLoop applies history retention at start and every minute.
+// pruneLoop applies the retention (see prune) at start and every minute.
 func (e *Engine) pruneLoop(ctx context.Context) {
 	if e.cfg.HistoryMaxAge <= 0 && e.cfg.HistoryMaxRows <= 0 {
 		return
@@ -386,16 +386,31 @@ func (e *Engine) pruneLoop(ctx context.Context) {
 	}
 }
 
+// prune applies the history retention (HistoryMaxAge, HistoryMaxRows) to
+// the kill history, to kill tasks that have ended and to intelligent-kill
+// tasks; running tasks are never pruned.
 func (e *Engine) prune(ctx context.Context) {
+	now := time.Now()
 	var cutoff time.Time
 	if e.cfg.HistoryMaxAge > 0 {
-		cutoff = time.Now().Add(-e.cfg.HistoryMaxAge)
+		cutoff = now.Add(-e.cfg.HistoryMaxAge)
 	}
-	n, err := e.store.PruneHistory(ctx, cutoff, e.cfg.HistoryMaxRows)
-	if err != nil && ctx.Err() == nil {
-		e.log.Warn("pruning kill history failed", zap.Error(err))
-	} else if n > 0 {
-		e.log.Info("pruned kill history", zap.Int64("rows", n))
+	for _, p := range []struct {
+		what string
+		fn   func() (int64, error)
+	}{
+		{"kill history", func() (int64, error) { return e.store.PruneHistory(ctx, cutoff, e.cfg.HistoryMaxRows) }},
+		{"ended kill tasks", func() (int64, error) { return e.store.PruneTasks(ctx, cutoff, e.cfg.HistoryMaxRows) }},
+		{"intelligent-kill tasks", func() (int64, error) {
+			return e.store.PruneIntelligentTasks(ctx, cutoff, e.cfg.HistoryMaxRows, now)
+		}},
+	} {
+		n, err := p.fn()
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("pruning "+p.what+" failed", zap.Error(err))
+		} else if n > 0 {
+			e.log.Info("pruned "+p.what, zap.Int64("rows", n))
+		}
 	}
 }
 
@@ -651,27 +666,36 @@ func (e *Engine) node(instanceID, nodeID string) (*node, error) {
 
 // readForAPI reads a node's whole processlist without killgate's own connections.
 func (n *node) readForAPI(ctx context.Context) ([]Process, string, error) {
+	ps, _, server, err := n.readSplitOwn(ctx)
+	return ps, server, err
+}
+
+// readSplitOwn reads a node's whole processlist and splits off killgate's
+// own connections (IsOwnConnection's registry).
+func (n *node) readSplitOwn(ctx context.Context) (ps, mine []Process, server string, err error) {
 	c, server, err := n.conn(ctx)
 	if err != nil {
 		n.setHealth(err)
-		return nil, "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, nil, "", fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	ps, err := n.readList(ctx, c, nil, nil)
+	all, err := n.readList(ctx, c, nil, nil)
 	if err != nil {
 		discard(c)
 		n.setHealth(err)
-		return nil, "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, nil, "", fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	c.Close()
 	n.setHealth(nil)
 	own := OwnConnections(server)
-	out := ps[:0]
-	for _, p := range ps {
-		if !own[p.ID] {
-			out = append(out, p)
+	ps = all[:0]
+	for _, p := range all {
+		if own[p.ID] {
+			mine = append(mine, p)
+		} else {
+			ps = append(ps, p)
 		}
 	}
-	return out, server, nil
+	return ps, mine, server, nil
 }
 
 // ProcessList reads a node's processlist (nodeID "" = the instance's first node).
@@ -682,6 +706,18 @@ func (e *Engine) ProcessList(ctx context.Context, instanceID, nodeID string) ([]
 	}
 	ps, _, err := n.readForAPI(ctx)
 	return ps, err
+}
+
+// ProcessListOwn is ProcessList that also returns, apart, the node's rows
+// that are killgate's own connections (which ProcessList leaves out): a
+// manual kill asked for one of them is recorded as skipped.
+func (e *Engine) ProcessListOwn(ctx context.Context, instanceID, nodeID string) (ps, own []Process, err error) {
+	n, err := e.node(instanceID, nodeID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ps, own, _, err = n.readSplitOwn(ctx)
+	return ps, own, err
 }
 
 // Preview returns the sessions of the instance (all nodes) that a task with

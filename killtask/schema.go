@@ -82,4 +82,8 @@ var migrations = []string{
 		expires_ms BIGINT NOT NULL
 	)`,
 	`ALTER TABLE kill_records ADD COLUMN replica VARCHAR(128) NOT NULL DEFAULT ''`,
+	// 15: the canonical key of each task's normalised filter (Filter.Key),
+	// compared by the duplicate check; '' in rows written before it (their
+	// key is computed from filter_json when needed).
+	`ALTER TABLE tasks ADD COLUMN filter_key VARCHAR(64) NOT NULL DEFAULT ''`,
 }

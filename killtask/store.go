@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +29,12 @@ type Store struct {
 	db      *sqlx.DB
 	driver  string
 	replica atomic.Pointer[string] // written into kill_records.replica (see SetReplica)
+
+	// filters caches the parsed filters of the active tasks by task id (a
+	// task's filter never changes): ActiveTasks, which every reload and
+	// metrics scrape calls, parses a filter once rather than every time.
+	filtersMu sync.Mutex
+	filters   map[string]Filter
 }
 
 // SetReplica sets the replica id written into every kill-history row this
@@ -196,6 +204,7 @@ type taskRow struct {
 	InstanceID string `db:"instance_id"`
 	Product    string `db:"product"`
 	FilterJSON string `db:"filter_json"`
+	FilterKey  string `db:"filter_key"`
 	Duration   int64  `db:"duration_s"`
 	CreatedMS  int64  `db:"created_ms"`
 	ExpiresMS  int64  `db:"expires_ms"`
@@ -206,18 +215,38 @@ type taskRow struct {
 	LastError  string `db:"last_error"`
 }
 
-const taskCols = `id, instance_id, product, filter_json, duration_s, created_ms, expires_ms, status, ended_ms, creator, kills, last_error`
+const taskCols = `id, instance_id, product, filter_json, filter_key, duration_s, created_ms, expires_ms, status, ended_ms, creator, kills, last_error`
 
-func (r *taskRow) task() (Task, error) {
-	t := Task{
+// taskColsNoFilter selects a taskRow without its filter_json (empty).
+const taskColsNoFilter = `id, instance_id, product, '' AS filter_json, filter_key, duration_s, created_ms, expires_ms, status, ended_ms, creator, kills, last_error`
+
+// filterParses counts filter_json parses (tests check that unchanged tasks
+// are not parsed again).
+var filterParses atomic.Int64
+
+func parseFilter(id, js string) (Filter, error) {
+	filterParses.Add(1)
+	var f Filter
+	if err := json.Unmarshal([]byte(js), &f); err != nil {
+		return f, fmt.Errorf("killtask: task %s: bad filter: %w", id, err)
+	}
+	return f, nil
+}
+
+// fields returns the task without its filter.
+func (r *taskRow) fields() Task {
+	return Task{
 		ID: r.ID, InstanceID: r.InstanceID, Product: r.Product, Duration: r.Duration,
 		CreatedAt: fromMS(r.CreatedMS), ExpiresAt: fromMS(r.ExpiresMS), Status: Status(r.Status),
 		EndedAt: fromMS(r.EndedMS), Creator: r.Creator, Kills: r.Kills, LastError: r.LastError,
 	}
-	if err := json.Unmarshal([]byte(r.FilterJSON), &t.Filter); err != nil {
-		return t, fmt.Errorf("killtask: task %s: bad filter: %w", r.ID, err)
-	}
-	return t, nil
+}
+
+func (r *taskRow) task() (Task, error) {
+	t := r.fields()
+	var err error
+	t.Filter, err = parseFilter(r.ID, r.FilterJSON)
+	return t, err
 }
 
 // activeCond selects tasks that are running and not yet past their expiry.
@@ -239,6 +268,11 @@ func (s *Store) CreateTask(ctx context.Context, t *Task, maxActive int) error {
 	if err != nil {
 		return err
 	}
+	// The duplicate check compares canonical keys, computed here once and
+	// outside the transaction: inside it (which serialises every task
+	// change of the instance, across replicas) it reads one short key per
+	// active task.
+	key := t.Filter.Key()
 	if err := s.ensureLockRow(ctx, t.InstanceID); err != nil {
 		return err
 	}
@@ -246,24 +280,35 @@ func (s *Store) CreateTask(ctx context.Context, t *Task, maxActive int) error {
 		if err := s.lockInstance(ctx, tx, t.InstanceID); err != nil {
 			return err
 		}
-		var rows []taskRow
-		if err := tx.SelectContext(ctx, &rows, `SELECT `+taskCols+` FROM tasks WHERE instance_id = ? AND `+activeCond, t.InstanceID, ms(t.CreatedAt)); err != nil {
+		var rows []struct {
+			ID         string `db:"id"`
+			FilterKey  string `db:"filter_key"`
+			FilterJSON string `db:"filter_json"` // only for rows stored without a key
+		}
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, filter_key, CASE WHEN filter_key = '' THEN filter_json ELSE '' END AS filter_json FROM tasks WHERE instance_id = ? AND `+activeCond, t.InstanceID, ms(t.CreatedAt)); err != nil {
 			return err
 		}
-		for i := range rows {
-			other, err := rows[i].task()
-			if err != nil {
-				return err
+		for _, r := range rows {
+			other := r.FilterKey
+			if other == "" { // stored before keys: compute it once and keep it
+				f, err := parseFilter(r.ID, r.FilterJSON)
+				if err != nil {
+					return err
+				}
+				other = f.Key()
+				if _, err := tx.ExecContext(ctx, `UPDATE tasks SET filter_key = ? WHERE id = ?`, other, r.ID); err != nil {
+					return err
+				}
 			}
-			if other.Filter.Equal(t.Filter) {
-				return fmt.Errorf("%w: task %s", ErrDuplicate, other.ID)
+			if other == key {
+				return fmt.Errorf("%w: task %s", ErrDuplicate, r.ID)
 			}
 		}
 		if maxActive > 0 && len(rows) >= maxActive {
 			return fmt.Errorf("%w: %d active on %s", ErrLimitExceeded, len(rows), t.InstanceID)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-			t.ID, t.InstanceID, t.Product, string(fj), t.Duration, ms(t.CreatedAt), ms(t.ExpiresAt),
+		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			t.ID, t.InstanceID, t.Product, string(fj), key, t.Duration, ms(t.CreatedAt), ms(t.ExpiresAt),
 			string(StatusRunning), 0, t.Creator, 0, "")
 		return err
 	})
@@ -323,12 +368,67 @@ func (s *Store) GetTask(ctx context.Context, id string) (Task, error) {
 
 // ActiveTasks returns every task that is running and not expired at now,
 // oldest first.
+//
+// A task's filter is parsed once: the query leaves filter_json out, and the
+// filters of tasks seen before come from a cache of the active tasks'
+// filters; only new tasks' filters are read and parsed.
 func (s *Store) ActiveTasks(ctx context.Context, now time.Time) ([]Task, error) {
 	var rows []taskRow
-	if err := s.db.SelectContext(ctx, &rows, `SELECT `+taskCols+` FROM tasks WHERE `+activeCond+` ORDER BY created_ms, id`, ms(now)); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+taskColsNoFilter+` FROM tasks WHERE `+activeCond+` ORDER BY created_ms, id`, ms(now)); err != nil {
 		return nil, err
 	}
-	return rowsToTasks(rows)
+	out := make([]Task, len(rows))
+	var missing []string
+	have := make([]bool, len(rows))
+	s.filtersMu.Lock()
+	for i := range rows {
+		out[i] = rows[i].fields()
+		if f, ok := s.filters[rows[i].ID]; ok {
+			out[i].Filter, have[i] = f, true
+		} else {
+			missing = append(missing, rows[i].ID)
+		}
+	}
+	s.filtersMu.Unlock()
+	parsed := map[string]Filter{}
+	if len(missing) > 0 {
+		q, args, err := sqlx.In(`SELECT id, filter_json FROM tasks WHERE id IN (?)`, missing)
+		if err != nil {
+			return nil, err
+		}
+		var fr []struct {
+			ID   string `db:"id"`
+			JSON string `db:"filter_json"`
+		}
+		if err := s.db.SelectContext(ctx, &fr, q, args...); err != nil {
+			return nil, err
+		}
+		for _, r := range fr {
+			f, err := parseFilter(r.ID, r.JSON)
+			if err != nil {
+				return nil, err
+			}
+			parsed[r.ID] = f
+		}
+	}
+	s.filtersMu.Lock()
+	defer s.filtersMu.Unlock()
+	keep := make(map[string]Filter, len(out))
+	res := out[:0]
+	for i := range out {
+		t := out[i]
+		if !have[i] {
+			f, ok := parsed[t.ID]
+			if !ok {
+				continue // deleted between the two reads: no longer active
+			}
+			t.Filter = f
+		}
+		keep[t.ID] = t.Filter
+		res = append(res, t)
+	}
+	s.filters = keep // the cache holds the active tasks only
+	return res, nil
 }
 
 func rowsToTasks(rows []taskRow) ([]Task, error) {
@@ -509,6 +609,9 @@ type RecordQuery struct {
 	Until      time.Time // exclusive
 	Offset     int
 	Limit      int // 0 = 20
+	// MaxInfo > 0 reads only the start of long statement texts: at most
+	// MaxInfo+1 characters, with the full length in KillRecord.InfoLen.
+	MaxInfo int
 }
 
 type recordRow struct {
@@ -554,7 +657,15 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 	if limit <= 0 {
 		limit = 20
 	}
-	rows, err := s.db.QueryxContext(ctx, `SELECT id, `+recordCols+`, replica FROM kill_records`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
+	info, infoLen := "info", "0"
+	if q.MaxInfo > 0 {
+		// Only the start of each statement text, and its full length in
+		// bytes: a listing never holds megabytes of SQL per row.
+		info, infoLen = "SUBSTR(info, 1, "+strconv.Itoa(q.MaxInfo+1)+")", s.byteLen("info")
+	}
+	cols := `id, source, task_id, instance_id, node_id, product, thread_id, user_name, host, db, command, time_s, state, ` +
+		info + `, outcome, error, killed_ms, replica, ` + infoLen
+	rows, err := s.db.QueryxContext(ctx, `SELECT `+cols+` FROM kill_records`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -565,13 +676,24 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 		var outcome string
 		var killedMS int64
 		if err := rows.Scan(&r.ID, &r.Source, &r.TaskID, &r.InstanceID, &r.NodeID, &r.Product, &r.ThreadID,
-			&r.User, &r.Host, &r.DB, &r.Command, &r.Time, &r.State, &r.Info, &outcome, &r.Error, &killedMS, &r.Replica); err != nil {
+			&r.User, &r.Host, &r.DB, &r.Command, &r.Time, &r.State, &r.Info, &outcome, &r.Error, &killedMS, &r.Replica, &r.InfoLen); err != nil {
 			return nil, 0, err
+		}
+		if r.InfoLen <= len(r.Info) {
+			r.InfoLen = 0 // whole
 		}
 		r.Outcome, r.KilledAt = Outcome(outcome), fromMS(killedMS)
 		out = append(out, r)
 	}
 	return out, total, rows.Err()
+}
+
+// byteLen is the SQL for the length in bytes of a text column.
+func (s *Store) byteLen(col string) string {
+	if s.driver == "mysql" {
+		return "LENGTH(" + col + ")"
+	}
+	return "LENGTH(CAST(" + col + " AS BLOB))"
 }
 
 // PruneHistory deletes history rows older than cutoff (if not zero) and then
@@ -593,6 +715,42 @@ func (s *Store) PruneHistory(ctx context.Context, cutoff time.Time, maxRows int6
 		}
 		if len(ids) == 1 {
 			res, err := s.db.ExecContext(ctx, `DELETE FROM kill_records WHERE id <= ?`, ids[0])
+			if err != nil {
+				return n, err
+			}
+			d, _ := res.RowsAffected()
+			n += d
+		}
+	}
+	return n, nil
+}
+
+// PruneTasks applies the history retention to kill tasks that have ended
+// (Finished or Cancelled; a Running task is never deleted, whatever its
+// age): it deletes those that ended before cutoff (if not zero), then all
+// but the maxRows (if > 0) that ended last. It returns the rows deleted.
+func (s *Store) PruneTasks(ctx context.Context, cutoff time.Time, maxRows int64) (int64, error) {
+	var n int64
+	if !cutoff.IsZero() {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM tasks WHERE status <> 'Running' AND ended_ms < ?`, ms(cutoff))
+		if err != nil {
+			return n, err
+		}
+		d, _ := res.RowsAffected()
+		n += d
+	}
+	if maxRows > 0 {
+		var last []struct {
+			EndedMS int64  `db:"ended_ms"`
+			ID      string `db:"id"`
+		}
+		// The newest row beyond the kept ones; it and everything older go.
+		if err := s.db.SelectContext(ctx, &last, `SELECT ended_ms, id FROM tasks WHERE status <> 'Running' ORDER BY ended_ms DESC, id DESC LIMIT 1 OFFSET ?`, maxRows); err != nil {
+			return n, err
+		}
+		if len(last) == 1 {
+			res, err := s.db.ExecContext(ctx, `DELETE FROM tasks WHERE status <> 'Running' AND (ended_ms < ? OR (ended_ms = ? AND id <= ?))`,
+				last[0].EndedMS, last[0].EndedMS, last[0].ID)
 			if err != nil {
 				return n, err
 			}

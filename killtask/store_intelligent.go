@@ -210,3 +210,47 @@ func (s *Store) IntelligentRecords(ctx context.Context, taskID string) ([]KillRe
 	slices.Reverse(recs) // ListKillRecords is newest first
 	return recs, nil
 }
+
+// abandonedAfter is the age past which an intelligent task that never
+// recorded its end is known not to be running: a run lasts at most its
+// request's timeout (a minute); the process died during it.
+const abandonedAfter = time.Hour
+
+// PruneIntelligentTasks applies the history retention to intelligent-kill
+// tasks that have ended: it deletes those that ended before cutoff (if not
+// zero), then all but the maxRows (if > 0) that started last. A task that
+// has not recorded its end is left alone while it may be running: it goes
+// only once it started more than an hour before now and before cutoff
+// (its process died mid-run), and it does not count towards maxRows. It
+// returns the rows deleted.
+func (s *Store) PruneIntelligentTasks(ctx context.Context, cutoff time.Time, maxRows int64, now time.Time) (int64, error) {
+	var n int64
+	if !cutoff.IsZero() {
+		abandoned := min(ms(cutoff), ms(now.Add(-abandonedAfter)))
+		res, err := s.db.ExecContext(ctx, `DELETE FROM intelligent_tasks WHERE (ended_ms <> 0 AND ended_ms < ?) OR (ended_ms = 0 AND created_ms < ?)`, ms(cutoff), abandoned)
+		if err != nil {
+			return n, err
+		}
+		d, _ := res.RowsAffected()
+		n += d
+	}
+	if maxRows > 0 {
+		var last []struct {
+			CreatedMS int64  `db:"created_ms"`
+			ID        string `db:"id"`
+		}
+		if err := s.db.SelectContext(ctx, &last, `SELECT created_ms, id FROM intelligent_tasks WHERE ended_ms <> 0 ORDER BY created_ms DESC, id DESC LIMIT 1 OFFSET ?`, maxRows); err != nil {
+			return n, err
+		}
+		if len(last) == 1 {
+			res, err := s.db.ExecContext(ctx, `DELETE FROM intelligent_tasks WHERE ended_ms <> 0 AND (created_ms < ? OR (created_ms = ? AND id <= ?))`,
+				last[0].CreatedMS, last[0].CreatedMS, last[0].ID)
+			if err != nil {
+				return n, err
+			}
+			d, _ := res.RowsAffected()
+			n += d
+		}
+	}
+	return n, nil
+}

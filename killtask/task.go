@@ -1,10 +1,16 @@
 package killtask
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Status is the lifecycle state of a kill task.
@@ -52,11 +58,69 @@ func (f Filter) Normalize() Filter {
 }
 
 // Equal reports whether two filters select exactly the same sessions by
-// construction (same fields after normalisation, lists compared as sets).
-func (f Filter) Equal(g Filter) bool {
-	f, g = f.Normalize(), g.Normalize()
-	return strings.EqualFold(f.Host, g.Host) && f.User == g.User && f.MinTime == g.MinTime &&
-		sameSet(f.DBs, g.DBs, false) && sameSet(f.Commands, g.Commands, true) && sameSet(f.Infos, g.Infos, true)
+// construction (same fields after normalisation, lists compared as sets):
+// their Keys are equal.
+func (f Filter) Equal(g Filter) bool { return f.Key() == g.Key() }
+
+// Key returns a canonical digest of the normalised filter (64 hex digits):
+// two filters have the same Key exactly when they select the same sessions
+// by construction — Host compared case-insensitively, User and DBs exactly,
+// Commands and Infos case-insensitively, lists as sets. The store keeps it
+// with each task, so the duplicate check compares one string per active
+// task instead of the filters' lists item by item. It costs O(n log n) in
+// the filter's items.
+func (f Filter) Key() string {
+	f = f.Normalize()
+	h := sha256.New()
+	var n [8]byte
+	put := func(s string) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	set := func(tag string, items []string, fold bool) {
+		c := make([]string, len(items))
+		for i, s := range items {
+			if fold {
+				s = foldKey(s)
+			}
+			c[i] = s
+		}
+		slices.Sort(c)
+		c = slices.Compact(c)
+		put(tag)
+		binary.BigEndian.PutUint64(n[:], uint64(len(c)))
+		h.Write(n[:])
+		for _, s := range c {
+			put(s)
+		}
+	}
+	put("host")
+	put(foldKey(f.Host))
+	put("user")
+	put(f.User)
+	put("min_time")
+	put(strconv.FormatInt(f.MinTime, 10))
+	set("dbs", f.DBs, false)
+	set("commands", f.Commands, true)
+	set("infos", f.Infos, true)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// foldKey maps s to a canonical representative under Unicode simple case
+// folding (each rune to the smallest rune of its folding orbit), so that
+// strings.EqualFold(a, b) exactly when foldKey(a) == foldKey(b).
+func foldKey(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s { // invalid bytes read as U+FFFD, as EqualFold does
+		m := r
+		for x := unicode.SimpleFold(r); x != r; x = unicode.SimpleFold(x) {
+			m = min(m, x)
+		}
+		b.WriteRune(m)
+	}
+	return b.String()
 }
 
 // SplitList splits a comma-separated filter value ("test, test1") into trimmed,
@@ -86,28 +150,6 @@ func trimInfos(in []string) []string {
 		}
 	}
 	return out
-}
-
-func sameSet(a, b []string, fold bool) bool {
-	in := func(x string, l []string) bool {
-		for _, y := range l {
-			if x == y || (fold && strings.EqualFold(x, y)) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, x := range a {
-		if !in(x, b) {
-			return false
-		}
-	}
-	for _, x := range b {
-		if !in(x, a) {
-			return false
-		}
-	}
-	return true
 }
 
 // Task is a kill task: a filter enforced on one instance until it expires or
@@ -211,4 +253,8 @@ type KillRecord struct {
 	Error      string    `db:"error"`
 	KilledAt   time.Time `db:"killed_at"`
 	Replica    string    `db:"replica"` // the replica that made the kill (set by the store; "" in single-process mode)
+	// InfoLen is the full length in bytes of a statement text that a
+	// listing read only the start of (RecordQuery.MaxInfo); 0 when Info
+	// is whole.
+	InfoLen int `db:"-"`
 }

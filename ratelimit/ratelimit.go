@@ -29,6 +29,13 @@ type Allower interface {
 	Allow(key string) bool
 }
 
+// Rater is implemented by limiters that can tell their configured rate
+// (requests per second per key; 0 = unlimited), for messages such as the
+// gateway's RequestLimitExceeded.
+type Rater interface {
+	Rate() float64
+}
+
 // Config configures a Limiter.
 type Config struct {
 	// PerSecond is the sustained rate per key. PerSecond <= 0 means
@@ -130,7 +137,10 @@ type Limiter struct {
 	head, tail *entry
 }
 
-var _ Allower = (*Limiter)(nil)
+var (
+	_ Allower = (*Limiter)(nil)
+	_ Rater   = (*Limiter)(nil)
+)
 
 // New returns a Limiter for cfg. Call cfg.Validate first to reject bad
 // configuration; New itself never fails: zero or negative Burst, MaxKeys or
@@ -161,6 +171,15 @@ func New(cfg Config) *Limiter {
 		idleTTL: int64(cfg.IdleTTL),
 		keys:    make(map[string]*entry),
 	}
+}
+
+// Rate returns the sustained rate per key in requests per second; 0 when
+// unlimited.
+func (l *Limiter) Rate() float64 {
+	if l.unlimited {
+		return 0
+	}
+	return float64(l.limit)
 }
 
 // Allow reports whether one request for key may proceed now, and consumes a

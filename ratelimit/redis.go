@@ -52,6 +52,7 @@ type Redis struct {
 	now     func() time.Time
 
 	unlimited bool
+	perSecond float64
 
 	mu        sync.Mutex
 	degraded  bool      // decisions are local (since the last failure)
@@ -64,7 +65,19 @@ type Redis struct {
 	degradedNow atomic.Bool
 }
 
-var _ Allower = (*Redis)(nil)
+var (
+	_ Allower = (*Redis)(nil)
+	_ Rater   = (*Redis)(nil)
+)
+
+// Rate returns the configured rate per key (requests per second; 0 when
+// unlimited), fleet-wide.
+func (r *Redis) Rate() float64 {
+	if r.unlimited {
+		return 0
+	}
+	return r.perSecond
+}
 
 // NewRedis returns a fleet-wide limiter for cfg (the same rate and burst as
 // the local one) backed by Redis; local decides while Redis is unavailable
@@ -90,7 +103,7 @@ func NewRedis(rc RedisConfig, cfg Config, local *Limiter, log *zap.Logger) *Redi
 		r.unlimited = true
 		return r
 	}
-	r.limit = gcraLimit(cfg)
+	r.limit, r.perSecond = gcraLimit(cfg), cfg.PerSecond
 	r.rdb = redis.NewClient(&redis.Options{
 		Addr:                  rc.Addr,
 		Password:              rc.Password,

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -23,6 +24,7 @@ type Config struct {
 	Worker      WorkerConfig       `yaml:"worker"`
 	History     HistoryConfig      `yaml:"history"`
 	RateLimit   RateLimitConfig    `yaml:"ratelimit"`
+	Requests    RequestsConfig     `yaml:"requests"`
 	Log         LogConfig          `yaml:"log"`
 	Ops         OpsConfig          `yaml:"ops"`
 }
@@ -99,6 +101,13 @@ type RateLimitRedisCfg struct {
 	Timeout  time.Duration `yaml:"timeout"` // per decision; past it the local limiter decides
 }
 
+// RequestsConfig bounds the memory request bodies take before and while
+// they are authenticated (docs/operations.md#request-bodies).
+type RequestsConfig struct {
+	BodyMemoryMB int           `yaml:"body_memory_mb"` // MiB of bodies over 64 KB held at once, all requests together
+	BodyWait     time.Duration `yaml:"body_wait"`      // how long a request waits for that memory before it is refused
+}
+
 // LogConfig sets logging.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
@@ -122,6 +131,7 @@ func defaultConfig() Config {
 		},
 		History:   HistoryConfig{MaxAge: 30 * 24 * time.Hour, MaxRows: 1_000_000},
 		RateLimit: RateLimitConfig{PerSecond: 20, Burst: 20, Redis: RateLimitRedisCfg{Timeout: 100 * time.Millisecond}},
+		Requests:  RequestsConfig{BodyMemoryMB: 64, BodyWait: time.Second},
 		Log:       LogConfig{Level: "info", Format: "json"},
 		Ops:       OpsConfig{Metrics: true},
 	}
@@ -303,7 +313,11 @@ func (c *Config) validate() error {
 	if c.Worker.LeaseTTL < time.Second {
 		bad("worker.lease_ttl must be at least 1s")
 	}
-	if c.RateLimit.Burst < 0 || c.RateLimit.PerSecond < 0 {
+	switch ps := c.RateLimit.PerSecond; {
+	case math.IsNaN(ps) || math.IsInf(ps, 0):
+		// .nan and .inf are YAML floats; either would turn limiting off.
+		bad("ratelimit.per_second must be a finite number (0 = unlimited), not %v", ps)
+	case c.RateLimit.Burst < 0 || ps < 0:
 		bad("ratelimit.per_second and burst must not be negative")
 	}
 	if c.RateLimit.Redis.Timeout < time.Millisecond || c.RateLimit.Redis.Timeout > 5*time.Second {
@@ -311,6 +325,12 @@ func (c *Config) validate() error {
 	}
 	if c.RateLimit.Redis.DB < 0 {
 		bad("ratelimit.redis.db must not be negative")
+	}
+	if c.Requests.BodyMemoryMB < 32 || c.Requests.BodyMemoryMB > 1<<16 {
+		bad("requests.body_memory_mb must be between 32 and 65536 (a 10 MB body sent without a Content-Length needs about 26 MB)")
+	}
+	if c.Requests.BodyWait < 10*time.Millisecond || c.Requests.BodyWait > 30*time.Second {
+		bad("requests.body_wait must be between 10ms and 30s")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -49,6 +49,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"tiny-interval", minimal + "\nworker: {poll_interval: 1ms}\n", "poll_interval"},
 		{"bad-duration", minimal + "\nworker: {poll_interval: soon}\n", "line 7"},
 		{"not-yaml", "credentials: [", "config"},
+		{"ratelimit-nan", minimal + "\nratelimit: {per_second: .nan}\n", "ratelimit.per_second must be a finite number"},
+		{"ratelimit-inf", minimal + "\nratelimit: {per_second: .inf}\n", "ratelimit.per_second must be a finite number"},
+		{"ratelimit-minus-inf", minimal + "\nratelimit: {per_second: -.Inf}\n", "ratelimit.per_second must be a finite number"},
+		{"body-memory-too-small", minimal + "\nrequests: {body_memory_mb: 16}\n", "requests.body_memory_mb"},
+		{"body-wait-zero", minimal + "\nrequests: {body_wait: 0s}\n", "requests.body_wait"},
+		{"ratelimit-negative", minimal + "\nratelimit: {per_second: -1}\n", "must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

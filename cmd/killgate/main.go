@@ -176,6 +176,8 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		Log:         log.Named("access"),
 		Extra:       extra,
 		Requests:    reqObs,
+		BodyBudget:  int64(cfg.Requests.BodyMemoryMB) << 20,
+		BodyWait:    cfg.Requests.BodyWait,
 	})
 	if err != nil {
 		return err

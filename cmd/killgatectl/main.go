@@ -64,6 +64,17 @@ string: --InstanceId '"123"'.
   killgatectl CreateKillTask --cli-input-json '{"InstanceId":"cdb-1","Duration":60,"Infos":["select"]}'
   killgatectl DescribeKillRecords --InstanceId cdb-1 --watch
 
+Actions (parameters: docs/actions/<Action>.md):
+  CreateKillTask            start a kill task: --InstanceId --Duration (seconds, -1 = until cancelled)
+                            and filters --User --Host --DB --Command --Info/--Infos --Time
+  CancelKillTask            stop every active kill task of --InstanceId
+  PreviewKillTask           list the sessions a task with these filters would kill now (kills nothing)
+  DescribeKillTasks         list kill tasks, newest first
+  DescribeKillRecords       the kill history, newest first (--watch follows it)
+  KillMySqlThreads          kill sessions by id: --Stage Prepare --Threads [..], then --Stage Commit --SqlExecId
+  DescribeMySqlProcessList  the live sessions of --InstanceId
+  DescribeDiagDBInstances   the instances killgate manages, with their health
+
 Options:
   --endpoint HOST[:PORT]   killgate address ($KILLGATE_ENDPOINT, default 127.0.0.1:8080);
                            an https:// prefix implies --https

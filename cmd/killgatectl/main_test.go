@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"killgate/actions"
 	"killgate/gateway/kgtest"
 	"killgate/tc3"
@@ -498,5 +500,19 @@ func TestWatchFake(t *testing.T) {
 	}
 	if fmt.Sprint(ids) != "[1 2]" {
 		t.Errorf("watch-from 0 printed %v", ids)
+	}
+}
+
+// TestHelpListsActions: killgatectl -h names every action killgate serves
+// (issue 12 item 6).
+func TestHelpListsActions(t *testing.T) {
+	code, out, _ := ctl(nil, "-h")
+	if code != exitOK {
+		t.Fatalf("-h: exit %d", code)
+	}
+	for _, name := range actions.NewRegistry(actions.NewService(nil, zap.NewNop()).Actions()).Names() {
+		if !regexp.MustCompile(`(?m)^  ` + name + ` `).MatchString(out) {
+			t.Errorf("-h does not list %s:\n%s", name, out)
+		}
 	}
 }

@@ -10,6 +10,7 @@ require (
 	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
 	github.com/go-redis/redis_rate/v10 v10.0.1 // indirect
 	github.com/redis/go-redis/v9 v9.17.3 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 )
 
 require (
