@@ -35,6 +35,8 @@ const (
 	consoleScopedKey = "console-scoped-secret-key"
 	consoleHWProject = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 	consoleHWToken   = "console-hw-token-0123456789"
+	consoleHWAK      = "HWAKconsoletest"
+	consoleHWSK      = "console-hw-sk-0123456789"
 )
 
 // consoleE2E returns the e2e directory, or skips the test (fails it under
@@ -193,7 +195,7 @@ func TestConsoleBrowser(t *testing.T) {
 			{SecretID: kgtest.SecretID, SecretKey: kgtest.SecretKey},
 			{SecretID: consoleScopedID, SecretKey: consoleScopedKey, Instances: []string{consoleInstB}, Actions: readOnly},
 		},
-		Huawei: gateway.HuaweiConfig{ProjectID: consoleHWProject, Tokens: []string{consoleHWToken}},
+		Huawei: gateway.HuaweiConfig{ProjectID: consoleHWProject, Tokens: []string{consoleHWToken}, Keys: map[string]string{consoleHWAK: consoleHWSK}},
 		// The engine never touches another test's sessions on the shared server.
 		Scope: func(p *killtask.Process) bool { return p.User == user || p.User == other },
 	})
@@ -201,6 +203,7 @@ func TestConsoleBrowser(t *testing.T) {
 		"KG_URL": "http://" + st.Addr + "/console/", "KG_ID": kgtest.SecretID, "KG_KEY": kgtest.SecretKey,
 		"KG_INSTANCE": consoleInst, "KG_INSTANCES": consoleInst + "," + consoleInstB, "KG_USER": user,
 		"KG_SCOPED_ID": consoleScopedID, "KG_SCOPED_KEY": consoleScopedKey, "KG_HW_TOKEN": consoleHWToken,
+		"KG_HW_AK": consoleHWAK, "KG_HW_SK": consoleHWSK,
 		"KG_SHOTS": consoleShots(t),
 	}
 	with := func(extra map[string]string) map[string]string {
@@ -386,6 +389,10 @@ func TestConsoleBrowser(t *testing.T) {
 		if want := csIDStrings(chosen); !slices.Equal(csSorted(killed), want) {
 			t.Errorf("task %s results: killed %v, want %v", r.TaskId, csSorted(killed), want)
 		}
+		// The browser signed the execute (POST with a body) with the AK/SK.
+		if !consoleLoggedAction(st, "ExecuteIntelligentKillSession", consoleHWAK, "huawei") {
+			t.Error("no access-log line of an AK/SK-signed ExecuteIntelligentKillSession")
+		}
 	})
 
 	t.Run("APIExplorer", func(t *testing.T) {
@@ -419,7 +426,7 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("errors shown: %q / %q", r.JsonErr, r.ApiErr)
 		}
 		// The call went through the ordinary pipeline: its audit line names the caller.
-		if !consoleLoggedAction(st, "DescribeKillTasks", kgtest.SecretID) {
+		if !consoleLoggedAction(st, "DescribeKillTasks", kgtest.SecretID, "tencent") {
 			t.Error("no access-log line for the explorer's DescribeKillTasks")
 		}
 	})
@@ -456,12 +463,30 @@ func consoleLogged(st *kgtest.Stack, code string) bool {
 	return false
 }
 
-func consoleLoggedAction(st *kgtest.Stack, action, caller string) bool {
+func consoleLoggedAction(st *kgtest.Stack, action, caller, door string) bool {
 	for _, e := range st.Logs.All() {
 		m := e.ContextMap()
-		if m["action"] == action && m["caller"] == caller && m["door"] == "tencent" {
+		if m["action"] == action && m["caller"] == caller && m["door"] == door {
 			return true
 		}
 	}
 	return false
+}
+
+// TestConsoleJSUnit runs the console's JavaScript unit tests (TC3 signing
+// vectors, SQL templates, CSV) with node's test runner.
+func TestConsoleJSUnit(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: node is missing (apt-get install nodejs)")
+		}
+		t.Skip("SKIPPING the console JavaScript unit tests: node is missing")
+	}
+	cmd := exec.Command(node, "--test", "unit.test.mjs")
+	cmd.Dir = filepath.Join("console", "e2e")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test: %v\n%s", err, out)
+	}
 }

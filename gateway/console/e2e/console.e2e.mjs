@@ -262,10 +262,11 @@ const scenarios = {
     result({nav, wrong});
   },
 
-  // Intelligent kill: the groups shown are exactly what Execute kills.
+  // Intelligent kill: the groups shown are exactly what Execute kills. The
+  // Huawei calls are signed in the browser with an AK/SK (SDK-HMAC-SHA256).
   async intelligent(browser) {
     const page = await newPage(browser);
-    await signIn(page, {hwToken: env('KG_HW_TOKEN')});
+    await signIn(page, {hwAK: env('KG_HW_AK'), hwSK: env('KG_HW_SK')});
     await page.goto(`${URL_}#/intelligent?instance=${INSTANCE}&node=${INSTANCE}`);
     await page.waitForFunction(() => document.querySelectorAll('article.group').length === 3);
     const groups = await page.locator('article.group').evaluateAll(els => els.map(e => ({

@@ -67,13 +67,19 @@ export function assertClean(page, what = 'page') {
   if (page.problems.length) throw new Error(`${what}: ${page.problems.join('\n')}`);
 }
 
-export async function signIn(page, {id = env('KG_ID'), key = env('KG_KEY'), expectError, hwToken} = {}) {
+export async function signIn(page, {id = env('KG_ID'), key = env('KG_KEY'), expectError, hwToken, hwAK, hwSK} = {}) {
   await page.goto(env('KG_URL'));
   await page.getByLabel('SecretId').fill(id);
   await page.getByLabel('SecretKey').fill(key);
-  if (hwToken) {
+  if (hwToken || hwAK) {
     await page.getByText('Huawei intelligent kill (optional)').click();
-    await page.getByLabel('Token').fill(hwToken);
+    if (hwToken) {
+      await page.getByLabel('Token').fill(hwToken);
+    } else {
+      await page.getByLabel('Authentication').selectOption('aksk');
+      await page.getByLabel('AK', {exact: true}).fill(hwAK);
+      await page.getByLabel('SK', {exact: true}).fill(hwSK);
+    }
   }
   await page.getByRole('button', {name: 'Sign in'}).click();
   if (expectError) {

@@ -3,7 +3,7 @@
 
 import {TencentClient, listAll} from './api.js';
 import {HuaweiClient} from './huawei.js';
-import {h, errCode, errMessage} from './view.js';
+import {h, errCode, errMessage, fill} from './view.js';
 import {href} from './route.js';
 import * as instances from './pages/instances.js';
 import * as sessions from './pages/sessions.js';
@@ -91,7 +91,7 @@ function render() {
   runLeave();
   const app = document.getElementById('app');
   if (!state.session) {
-    app.replaceChildren(signInView());
+    fill(app, signInView());
     document.title = 'Sign in · killgate console';
     const first = app.querySelector('input');
     if (first) first.focus();
@@ -109,7 +109,7 @@ function render() {
   const nav = h('nav', {class: 'nav', 'aria-label': 'Pages'}, allowed.map(p =>
     h('a', {href: href(p.name, p.name === page.name ? {} : carry(p)), 'aria-current': p.name === page.name ? 'page' : null}, p.label)));
   const who = state.session.secretId || (state.session.hw && (state.session.hw.ak || 'Huawei token'));
-  app.replaceChildren(
+  fill(app, 
     h('a', {class: 'skip', href: '#main', onclick: e => { e.preventDefault(); main.focus(); }}, 'Skip to content'),
     h('header', {class: 'topbar'},
       h('div', {class: 'brand'}, h('img', {src: 'favicon.svg', alt: ''}), 'killgate', h('small', {}, 'console')),
@@ -206,7 +206,7 @@ function signInView() {
     render();
   });
   function showErr(code, msg) {
-    err.replaceChildren(h('span', {class: 'code'}, code), ': ', msg);
+    fill(err, h('span', {class: 'code'}, code), ': ', msg);
     err.hidden = false;
   }
   return h('div', {class: 'signin-wrap'}, h('div', {class: 'signin'},

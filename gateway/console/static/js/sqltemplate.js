@@ -63,12 +63,11 @@ export function sqlTemplate(sql) {
   let s = out.toLowerCase();
   s = s.replace(/\b(null|true|false)\b/g, '?');
   s = s.replace(/\s+/g, ' ');
-  s = s.replace(/\s*([(),])\s*/g, '$1').replace(/,/g, ', ');
+  s = s.replace(/\s*\(\s*/g, '(').replace(/\s*\)/g, ')').replace(/\s*,\s*/g, ', ');
   s = s.replace(/\s*(<=>|<=|>=|<>|!=|=|<|>)\s*/g, ' $1 ');
   s = s.replace(/-\s*\?/g, '?');
-  s = s.replace(/\bin\s*\((?:\?\s*,\s*)*\?\)/g, 'in (?)');
-  s = s.replace(/\bvalues\s*\((?:\?\s*,\s*)*\?\)(?:\s*,\s*\((?:\?\s*,\s*)*\?\))*/g, 'values (?)');
-  s = s.replace(/\(\s*/g, '(').replace(/\s+\)/g, ')');
+  s = s.replace(/\bin\(\?(?:, \?)*\)/g, 'in(?)');
+  s = s.replace(/\bvalues\(\?(?:, \?)*\)(?:, \(\?(?:, \?)*\))*/g, 'values(?)');
   return s.replace(/\s+/g, ' ').trim();
 }
 

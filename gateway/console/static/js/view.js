@@ -22,6 +22,13 @@ export function h(tag, props, ...kids) {
   return el;
 }
 
+// fill replaces el's children (null, false and nested arrays allowed, as in h()).
+export function fill(el, ...kids) {
+  el.replaceChildren();
+  append(el, kids);
+  return el;
+}
+
 function append(el, kids) {
   for (const k of kids) {
     if (k == null || k === false) continue;
@@ -170,7 +177,7 @@ export function openDialog({title, labelledBy}) {
 // confirmDialog resolves true when the user presses the confirm button.
 export function confirmDialog({title, body, confirmLabel, danger = true, note}) {
   const d = openDialog({title});
-  d.body.append(...[].concat(body));
+  append(d.body, [body]);
   const cancel = h('button', {type: 'button', onclick: () => d.close('cancel')}, 'Cancel');
   const ok = h('button', {type: 'button', class: danger ? 'danger' : 'primary', onclick: () => d.close('ok')}, confirmLabel);
   d.foot.append(note ? h('span', {class: 'note'}, note) : '', cancel, ok);

@@ -4,7 +4,7 @@
 // killgatectl or Go SDK code.
 
 import {examples} from '../examples.js';
-import {h, pageHead, panel, select, setFieldError, toast, plural} from '../view.js';
+import {h, pageHead, panel, select, setFieldError, toast, plural, fill} from '../view.js';
 
 export async function render(ctx) {
   const actions = Object.keys(examples).sort();
@@ -51,7 +51,7 @@ export async function render(ctx) {
     setFieldError(text, '');
     err.hidden = true;
     const json = p.error ? text.value : JSON.stringify(p.value);
-    snippets.replaceChildren(
+    fill(snippets, 
       snippet('docs/tc3curl', tc3curl(ctx.api.secretId, action, json)),
       snippet('killgatectl', killgatectl(ctx.api.secretId, action, json)),
       snippet('Go SDK', goSDK(action, json)));
@@ -96,10 +96,10 @@ export async function render(ctx) {
       return;
     }
     send.disabled = true;
-    respBox.replaceChildren(h('div', {class: 'state loading'}, h('span', {class: 'spinner'}), 'Sending…'));
+    fill(respBox, h('div', {class: 'state loading'}, h('span', {class: 'spinner'}), 'Sending…'));
     const r = await ctx.api.send(action, text.value);
     send.disabled = false;
-    reqBox.replaceChildren(
+    fill(reqBox, 
       h('dl', {class: 'kv'},
         h('dt', {}, 'Method'), h('dd', {}, r.request.method + ' ' + r.request.url),
         Object.entries(r.request.headers).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {dataset: {header: k}}, v)])),
@@ -110,7 +110,7 @@ export async function render(ctx) {
     const head = r.error
       ? h('p', {class: 'notice bad', dataset: {role: 'response-error'}}, h('b', {class: 'mono'}, r.error.code), ': ', r.error.message)
       : h('p', {class: 'notice ok', dataset: {role: 'response-ok'}}, 'OK', r.response.TotalCount !== undefined ? ` · TotalCount ${r.response.TotalCount}` : '');
-    respBox.replaceChildren(head,
+    fill(respBox, head,
       h('p', {class: 'faint'}, `HTTP ${r.status || '—'} · ${r.ms} ms · ${plural(r.text.length, 'byte')}`),
       h('pre', {class: 'code', dataset: {role: 'response-body'}}, body));
     ctx.dataShown();

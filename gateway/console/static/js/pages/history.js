@@ -5,7 +5,7 @@ import {clock, listAll} from '../api.js';
 import {bucketize, stackedBars} from '../charts.js';
 import {download, toCSV, stamp} from '../csv.js';
 import {href} from '../route.js';
-import {h, pageHead, panel, loading, empty, errorState, errText, table, select, toast, badge, fmtTime, plural, apiTime, debounce} from '../view.js';
+import {h, pageHead, panel, loading, empty, errorState, errText, table, select, toast, badge, fmtTime, plural, apiTime, debounce, fill} from '../view.js';
 
 const OUTCOMES = [
   {key: 'killed', label: 'killed'}, {key: 'gone', label: 'gone'}, {key: 'changed', label: 'changed'},
@@ -92,14 +92,14 @@ export async function render(ctx) {
       r = await ctx.api.call('DescribeKillRecords', {...query(), Offset: offset, Limit: limit});
     } catch (e) {
       tableBox.classList.remove('busy');
-      tableBox.replaceChildren(errorState(e, loadTable));
-      foot.replaceChildren();
+      fill(tableBox, errorState(e, loadTable));
+      fill(foot);
       return;
     }
     tableBox.classList.remove('busy');
     ctx.dataShown();
     const filtered = Object.keys(query()).length > 0;
-    tableBox.replaceChildren(table({
+    fill(tableBox, table({
       rows: r.Records, rowKey: k => String(k.RecordId), caption: 'Kill records',
       empty: empty('No kills recorded', filtered ? 'Nothing matches these filters.' : 'Kills by tasks, manual kills and intelligent kills appear here.'),
       columns: [
@@ -116,7 +116,7 @@ export async function render(ctx) {
       ],
     }));
     const end = offset + r.Records.length;
-    foot.replaceChildren(h('span', {}, r.TotalCount ? `${offset + 1}–${end} of ${r.TotalCount}` : ''),
+    fill(foot, h('span', {}, r.TotalCount ? `${offset + 1}–${end} of ${r.TotalCount}` : ''),
       h('div', {class: 'row'},
         h('button', {type: 'button', class: 'small', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - limit); loadTable(); }}, 'Previous'),
         h('button', {type: 'button', class: 'small', disabled: end >= r.TotalCount, onclick: () => { offset += limit; loadTable(); }}, 'Next')));
@@ -127,13 +127,13 @@ export async function render(ctx) {
     try {
       res = await listAll(ctx.api, 'DescribeKillRecords', query(), 'Records', CHART_MAX);
     } catch (e) {
-      chartBox.replaceChildren(errorState(e, loadChart));
+      fill(chartBox, errorState(e, loadChart));
       chartNote.textContent = '';
       return;
     }
     const recs = res.items;
     if (!recs.length) {
-      chartBox.replaceChildren(empty('No kills in this range'));
+      fill(chartBox, empty('No kills in this range'));
       chartNote.textContent = '';
       return;
     }
@@ -149,7 +149,7 @@ export async function render(ctx) {
       const d = new Date(ms), p2 = x => String(x).padStart(2, '0');
       return (longSpan ? `${p2(d.getMonth() + 1)}-${p2(d.getDate())} ` : '') + `${p2(d.getHours())}:${p2(d.getMinutes())}`;
     };
-    chartBox.replaceChildren();
+    fill(chartBox);
     chartBox.append(stackedBars(buckets, OUTCOMES, {fmtTick: tick, width: chartBox.clientWidth || 900, title: `Kill attempts per ${Math.round((to - from) / n / 60000) || 1} minutes, by outcome`}));
     chartNote.textContent = res.total > recs.length ? `The newest ${recs.length} of ${res.total} matching records; narrow the time range to chart older ones.` : `${plural(res.total, 'record')}.`;
   }

@@ -3,7 +3,7 @@
 
 import {clock} from '../api.js';
 import {sparkline} from '../charts.js';
-import {h, pageHead, loading, empty, errorState, errText, healthBadge, badge, fmtTime, fmtClock, apiTime} from '../view.js';
+import {h, pageHead, loading, empty, errorState, errText, healthBadge, badge, fmtTime, fmtClock, apiTime, fill} from '../view.js';
 import {href} from '../route.js';
 import {nodesOf} from './common.js';
 
@@ -20,29 +20,29 @@ export async function render(ctx) {
   let loaded = false;
 
   async function load(force) {
-    if (!loaded) body.replaceChildren(loading('Loading instances…'));
+    if (!loaded) fill(body, loading('Loading instances…'));
     let items;
     try {
       items = await ctx.instances(force);
     } catch (e) {
-      body.replaceChildren(errorState(e, () => load(true)));
+      fill(body, errorState(e, () => load(true)));
       return;
     }
     loaded = true;
     updated.textContent = 'Updated ' + fmtClock(Date.now());
     if (!items.length) {
-      body.replaceChildren(empty('No instances', 'This key may not use any configured instance (its instances scope), or none is configured.'));
+      fill(body, empty('No instances', 'This key may not use any configured instance (its instances scope), or none is configured.'));
       return;
     }
     const grid = h('div', {class: 'grid cards'});
-    body.replaceChildren(grid);
+    fill(body, grid);
     const cards = items.map(inst => {
       const c = card(inst);
       grid.append(c.el);
       return c;
     });
     ctx.dataShown();
-    await Promise.all(cards.map(c => c.fill()));
+    await Promise.all(cards.map(c => c.loadActivity()));
   }
 
   function card(inst) {
@@ -65,7 +65,7 @@ export async function render(ctx) {
           h('a', {class: 'btn', href: href('history', {instance: inst.InstanceId})}, 'History'),
           h('a', {class: 'btn', href: href('intelligent', {instance: inst.InstanceId, node: nodesOf(inst)[0]})}, 'Intelligent kill'))));
 
-    async function fill() {
+    async function loadActivity() {
       const now = clock.now();
       const since = now - HOUR;
       let recs = [], total = 0, taskErr = '';
@@ -78,7 +78,7 @@ export async function render(ctx) {
           if (recs.length >= total || !r.Records.length) break;
         }
       } catch (e) {
-        kills.replaceChildren(h('span', {class: 'badge bad', title: errText(e)}, e.code || 'error'));
+        fill(kills, h('span', {class: 'badge bad', title: errText(e)}, e.code || 'error'));
         lastErr.textContent = errText(e);
         lastErr.classList.add('bad');
         return;
@@ -97,7 +97,7 @@ export async function render(ctx) {
         if (i >= 0) counts[Math.min(BUCKETS - 1, i)]++;
       }
       const shown = recs.length < total ? `≥ ${killed.length}` : String(killed.length);
-      kills.replaceChildren(h('span', {dataset: {role: 'kills-hour'}}, shown),
+      fill(kills, h('span', {dataset: {role: 'kills-hour'}}, shown),
         sparkline(counts, {title: `${killed.length} sessions killed in the last hour, per 5 minutes (${total} kill attempts in all)`}));
       const failed = recs.find(r => r.Outcome === 'failed');
       const msg = inst.Health !== 'ok' ? inst.Health : taskErr || (failed ? `kill of thread ${failed.ThreadId} failed at ${fmtTime(failed.KillTime)}: ${failed.Error}` : '');
@@ -105,7 +105,7 @@ export async function render(ctx) {
       lastErr.classList.toggle('bad', !!msg);
       if (!msg) lastErr.classList.add('muted');
     }
-    return {el, fill};
+    return {el, loadActivity};
   }
 
   await load(false);

@@ -3,7 +3,7 @@
 
 import {clock} from '../api.js';
 import {download, stamp} from '../csv.js';
-import {h, pageHead, panel, loading, empty, errorState, errText, table, select, confirmDialog, toast, badge, fmtSeconds, fmtTime, fmtClock, plural} from '../view.js';
+import {h, pageHead, panel, loading, empty, errorState, errText, table, select, confirmDialog, toast, badge, fmtSeconds, fmtTime, fmtClock, plural, fill} from '../view.js';
 import {currentInstance, nodesOf} from './common.js';
 
 const STRATEGY = {top3_time: 'Longest execution', top3_count: 'Most sessions', top3_avg_time: 'Longest average'};
@@ -41,7 +41,7 @@ export async function render(ctx) {
     nodeSel = select(nodes, node, {id: 'ik-node'});
     instSel.addEventListener('change', () => {
       const i = items.find(x => x.InstanceId === instSel.value);
-      nodeSel.replaceChildren(...nodesOf(i).map(n => h('option', {value: n}, n)));
+      fill(nodeSel, ...nodesOf(i).map(n => h('option', {value: n}, n)));
       readTarget();
       loadAll();
     });
@@ -79,8 +79,8 @@ export async function render(ctx) {
   let histOffset = 0;
 
   async function loadGroups() {
-    if (!instance) { groupsBox.replaceChildren(empty('Enter the instance and node', 'The node id of an instance configured with one DSN is the instance id.')); return; }
-    if (!groups.length) groupsBox.replaceChildren(loading('Reading the node…'));
+    if (!instance) { fill(groupsBox, empty('Enter the instance and node', 'The node id of an instance configured with one DSN is the instance id.')); return; }
+    if (!groups.length) fill(groupsBox, loading('Reading the node…'));
     let stat, procs = null;
     try {
       stat = await ctx.hw.statistic(instance, node);
@@ -93,7 +93,7 @@ export async function render(ctx) {
     } catch (e) {
       groups = [];
       execBtn.disabled = true;
-      groupsBox.replaceChildren(errorState(e, loadGroups));
+      fill(groupsBox, errorState(e, loadGroups));
       return;
     }
     ctx.dataShown();
@@ -103,10 +103,10 @@ export async function render(ctx) {
     execBtn.disabled = n === 0;
     execBtn.textContent = n ? `Execute: kill ${plural(n, 'session')}…` : 'Execute…';
     if (!groups.length) {
-      groupsBox.replaceChildren(empty('No active statement on this node', 'Intelligent kill considers running (non-Sleep) sessions with a statement; protected and system sessions are never chosen.'));
+      fill(groupsBox, empty('No active statement on this node', 'Intelligent kill considers running (non-Sleep) sessions with a statement; protected and system sessions are never chosen.'));
       return;
     }
-    groupsBox.replaceChildren(h('div', {class: 'groups'}, groups.map(g => h('article', {class: 'group', dataset: {strategy: g.strategy}},
+    fill(groupsBox, h('div', {class: 'groups'}, groups.map(g => h('article', {class: 'group', dataset: {strategy: g.strategy}},
       h('div', {class: 'strategy'}, STRATEGY[g.strategy] || g.strategy),
       h('div', {class: 'nums'},
         h('div', {}, h('b', {}, String(g.count)), 'sessions'),
@@ -145,12 +145,12 @@ export async function render(ctx) {
     });
     if (!ok) return;
     execBtn.disabled = true;
-    resultBox.replaceChildren(panel('Result', loading('Killing…')));
+    fill(resultBox, panel('Result', loading('Killing…')));
     let task;
     try {
       task = await ctx.hw.execute(instance, node);
     } catch (e) {
-      resultBox.replaceChildren(panel('Result', errorState(e)));
+      fill(resultBox, panel('Result', errorState(e)));
       execBtn.disabled = false;
       return;
     }
@@ -158,11 +158,11 @@ export async function render(ctx) {
     try {
       res = await ctx.hw.download(instance, task.task_id);
     } catch (e) {
-      resultBox.replaceChildren(panel('Result', errorState(e)));
+      fill(resultBox, panel('Result', errorState(e)));
       return;
     }
     toast(`Intelligent kill ${task.task_id}: ${res.killed} killed`, 'ok');
-    resultBox.replaceChildren(panel(`Result of ${task.task_id}`, results(instance, res), {tools: [csvButton(instance, task.task_id)]}));
+    fill(resultBox, panel(`Result of ${task.task_id}`, results(instance, res), {tools: [csvButton(instance, task.task_id)]}));
     loadGroups();
     loadHistory();
   }
@@ -192,18 +192,18 @@ export async function render(ctx) {
   }
 
   async function loadHistory() {
-    if (!instance) { histBox.replaceChildren(); return; }
+    if (!instance) { fill(histBox); return; }
     const end = clock.now() + 60000;
     let r;
     try {
       r = await ctx.hw.history(instance, node, end - HISTORY_DAYS * 86400000, end, PAGE, histOffset);
     } catch (e) {
-      histBox.replaceChildren(errorState(e, loadHistory));
-      histFoot.replaceChildren();
+      fill(histBox, errorState(e, loadHistory));
+      fill(histFoot);
       return;
     }
     const rows = r.intelligent_kill_session_histories || [];
-    histBox.replaceChildren(table({
+    fill(histBox, table({
       rows, rowKey: t => t.task_id, caption: 'Past intelligent kills',
       empty: empty('No intelligent kill yet', `None on this node in the last ${HISTORY_DAYS} days.`),
       columns: [
@@ -216,7 +216,7 @@ export async function render(ctx) {
       ],
     }));
     const last = histOffset + rows.length;
-    histFoot.replaceChildren(h('span', {}, r.total_count ? `${histOffset + 1}–${last} of ${r.total_count}` : ''),
+    fill(histFoot, h('span', {}, r.total_count ? `${histOffset + 1}–${last} of ${r.total_count}` : ''),
       h('div', {class: 'row'},
         h('button', {type: 'button', class: 'small', disabled: histOffset === 0, onclick: () => { histOffset = Math.max(0, histOffset - PAGE); loadHistory(); }}, 'Previous'),
         h('button', {type: 'button', class: 'small', disabled: last >= r.total_count, onclick: () => { histOffset += PAGE; loadHistory(); }}, 'Next')));
@@ -230,21 +230,21 @@ export async function render(ctx) {
     tr.after(h('tr', {class: 'detail'}, cell));
     btn.setAttribute('aria-expanded', 'true');
     try {
-      cell.replaceChildren(results(instance, await ctx.hw.download(instance, t.task_id)));
+      fill(cell, results(instance, await ctx.hw.download(instance, t.task_id)));
     } catch (e) {
-      cell.replaceChildren(errorState(e));
+      fill(cell, errorState(e));
     }
   }
 
   async function loadAll() {
     groups = [];
     histOffset = 0;
-    resultBox.replaceChildren();
+    fill(resultBox);
     await Promise.all([loadGroups(), loadHistory()]);
   }
 
   if (instance) await loadAll();
-  else groupsBox.replaceChildren(empty('Enter the instance and node', 'The node id of an instance configured with one DSN is the instance id.'));
+  else fill(groupsBox, empty('Enter the instance and node', 'The node id of an instance configured with one DSN is the instance id.'));
 }
 
 function countIDs(groups) {
@@ -266,7 +266,7 @@ function addHuawei(ctx) {
   form.addEventListener('submit', e => {
     e.preventDefault();
     if (!project.value.trim() || !token.value) {
-      err.replaceChildren(h('p', {class: 'notice bad'}, 'MissingParameter: enter the project id and the token.'));
+      fill(err, h('p', {class: 'notice bad'}, 'MissingParameter: enter the project id and the token.'));
       return;
     }
     ctx.setHuawei({projectId: project.value.trim(), token: token.value, ak: '', sk: ''});

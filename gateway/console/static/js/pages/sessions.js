@@ -7,7 +7,7 @@ import {barList} from '../charts.js';
 import {download, toCSV, stamp} from '../csv.js';
 import {sqlTemplate} from '../sqltemplate.js';
 import {href} from '../route.js';
-import {h, pageHead, panel, loading, empty, errorState, table, select, openDialog, toast, fmtSeconds, fmtClock, plural, clientHost} from '../view.js';
+import {h, pageHead, panel, loading, empty, errorState, table, select, openDialog, toast, fmtSeconds, fmtClock, plural, clientHost, fill} from '../view.js';
 import {currentInstance, instanceSelect} from './common.js';
 
 const REFRESH = [[0, 'Off'], [5, 'Every 5 s'], [15, 'Every 15 s'], [30, 'Every 30 s']];
@@ -134,8 +134,8 @@ export async function render(ctx) {
   function draw() {
     status.textContent = st.loadedAt ? 'Updated ' + fmtClock(st.loadedAt) : '';
     if (st.error) {
-      tableBox.replaceChildren(errorState(st.error, load));
-      if (!st.rows.length) { for (const b of [statUser, statHost, statDB, statTmpl]) b.replaceChildren(); }
+      fill(tableBox, errorState(st.error, load));
+      if (!st.rows.length) { for (const b of [statUser, statHost, statDB, statTmpl]) fill(b); }
     }
     const rows = visible();
     const sleeping = st.hideSleep ? st.rows.filter(r => r.Command === 'Sleep').length : 0;
@@ -147,7 +147,7 @@ export async function render(ctx) {
     drawStats(rows);
     if (st.error) return;
     if (!st.loadedAt) return;
-    tableBox.replaceChildren(table({
+    fill(tableBox, table({
       columns: COLUMNS, rows, sort: st.sort, rowKey: r => r.ID, caption: 'Sessions',
       selectLabel: r => `session ${r.ID}`,
       onSort: s => { st.sort = s; ctx.prefs.set('sessionSort', s); draw(); },
@@ -168,7 +168,7 @@ export async function render(ctx) {
     };
     const bars = (box, key, fkey) => {
       const data = group(key);
-      box.replaceChildren(data.length ? barList(data, {
+      fill(box, data.length ? barList(data, {
         active: st.filters[fkey] || null,
         onPick: it => { const v = st.filters[fkey] === it.key ? '' : it.key; st.filters[fkey] = v; inputs[fkey].value = v; syncParams(); draw(); },
       }) : h('div', {class: 'faint'}, 'No sessions'));
@@ -184,7 +184,7 @@ export async function render(ctx) {
       m.set(r._tmpl, g);
     }
     const groups = [...m.values()].map(g => ({...g, avg: g.total / g.count}));
-    if (!groups.length) { statTmpl.replaceChildren(h('div', {class: 'state empty'}, 'No statements running')); return; }
+    if (!groups.length) { fill(statTmpl, h('div', {class: 'state empty'}, 'No statements running')); return; }
     const t = table({
       cls: 'templates', rows: groups, sort: st.tmplSort, rowKey: g => g.tmpl, caption: 'Sessions by SQL template',
       onSort: s => { st.tmplSort = s; draw(); },
@@ -203,7 +203,7 @@ export async function render(ctx) {
       tr.tabIndex = 0;
       tr.addEventListener('keydown', e => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); tr.click(); } });
     }
-    statTmpl.replaceChildren(t, st.template ? h('div', {class: 'table-foot'}, 'Filtered by this template', h('button', {type: 'button', class: 'ghost', onclick: () => { st.template = ''; draw(); }}, 'Show all')) : null);
+    fill(statTmpl, t, st.template ? h('div', {class: 'table-foot'}, 'Filtered by this template', h('button', {type: 'button', class: 'ghost', onclick: () => { st.template = ''; draw(); }}, 'Show all')) : null);
   }
 
   function clearFilters() {
@@ -236,8 +236,8 @@ export async function render(ctx) {
 
     async function prepare() {
       clearInterval(tick);
-      d.body.replaceChildren(loading('Preparing (KillMySqlThreads Prepare)…'));
-      d.foot.replaceChildren(closeBtn());
+      fill(d.body, loading('Preparing (KillMySqlThreads Prepare)…'));
+      fill(d.foot, closeBtn());
       try {
         const p = await ctx.api.call('KillMySqlThreads', {InstanceId: inst.InstanceId, Product: inst.Product, Stage: 'Prepare', Threads: ids});
         const at = Date.now();
@@ -245,7 +245,7 @@ export async function render(ctx) {
         const want = new Set(ids);
         prep = {id: p.SqlExecId, at, rows: list.ProcessList.filter(r => want.has(Number(r.ID)))};
       } catch (e) {
-        d.body.replaceChildren(errorState(e));
+        fill(d.body, errorState(e));
         return;
       }
       showPrepared();
@@ -256,7 +256,7 @@ export async function render(ctx) {
       const found = new Set(prep.rows.map(r => Number(r.ID)));
       const gone = ids.filter(id => !found.has(id));
       title.textContent = n ? `Kill ${plural(n, 'session')}?` : 'Nothing to kill';
-      d.body.replaceChildren(
+      fill(d.body, 
         n ? h('p', {}, `These ${plural(n, 'session')} on `, h('b', {}, inst.InstanceId), ' will be ended with KILL CONNECTION (their transactions roll back):') : null,
         n ? table({columns: COLUMNS.filter(c => c.key !== 'State'), rows: prep.rows, rowKey: r => r.ID, caption: 'Sessions to kill'}) : null,
         gone.length ? h('p', {class: 'notice warn'}, `${plural(gone.length, 'selected session')} already ended and will not be killed: ${gone.join(', ')}.`) : null,
@@ -265,7 +265,7 @@ export async function render(ctx) {
       const confirm = h('button', {type: 'button', class: 'danger', disabled: !n, onclick: commit}, `Kill ${plural(n, 'session')}`);
       const again = h('button', {type: 'button', class: 'primary', hidden: true, onclick: prepare}, 'Prepare again');
       const cancel = h('button', {type: 'button', onclick: () => d.close()}, 'Cancel');
-      d.foot.replaceChildren(left, cancel, again, confirm);
+      fill(d.foot, left, cancel, again, confirm);
       cancel.focus();
       const update = () => {
         const ms = PREPARE_TTL - (Date.now() - prep.at);
@@ -284,23 +284,23 @@ export async function render(ctx) {
 
     async function commit() {
       clearInterval(tick);
-      d.body.replaceChildren(loading('Killing (KillMySqlThreads Commit)…'));
-      d.foot.replaceChildren();
+      fill(d.body, loading('Killing (KillMySqlThreads Commit)…'));
+      fill(d.foot);
       let r;
       try {
         r = await ctx.api.call('KillMySqlThreads', {InstanceId: inst.InstanceId, Product: inst.Product, Stage: 'Commit', SqlExecId: prep.id});
       } catch (e) {
-        d.body.replaceChildren(errorState(e));
-        d.foot.replaceChildren(closeBtn(), e.code === 'ResourceNotFound' ? h('button', {type: 'button', class: 'primary', onclick: prepare}, 'Prepare again') : '');
+        fill(d.body, errorState(e));
+        fill(d.foot, closeBtn(), e.code === 'ResourceNotFound' ? h('button', {type: 'button', class: 'primary', onclick: prepare}, 'Prepare again') : '');
         return;
       }
       const killed = r.Threads || [];
       const missed = prep.rows.map(x => Number(x.ID)).filter(id => !killed.includes(id));
       title.textContent = `Killed ${killed.length} of ${plural(prep.rows.length, 'session')}`;
-      d.body.replaceChildren(
+      fill(d.body, 
         h('p', {class: 'notice ok', dataset: {role: 'killed'}}, killed.length ? `Killed: ${killed.join(', ')}.` : 'No session was killed.'),
         missed.length ? h('p', {class: 'notice warn'}, `Not killed (ended, changed or protected meanwhile): ${missed.join(', ')}. Kill history shows why.`) : null);
-      d.foot.replaceChildren(h('a', {class: 'btn', href: href('history', {instance: inst.InstanceId, task: prep.id}), onclick: () => d.close()}, 'See in Kill history'), closeBtn());
+      fill(d.foot, h('a', {class: 'btn', href: href('history', {instance: inst.InstanceId, task: prep.id}), onclick: () => d.close()}, 'See in Kill history'), closeBtn());
       toast(`Killed ${plural(killed.length, 'session')} on ${inst.InstanceId}`, 'ok');
       for (const id of killed) st.selected.delete(String(id));
       load();

@@ -4,7 +4,7 @@
 
 import {clock} from '../api.js';
 import {href} from '../route.js';
-import {h, pageHead, panel, loading, empty, errorState, errText, table, select, field, setFieldError, confirmDialog, toast, badge, fmtSeconds, fmtTime, fmtClock, plural, debounce} from '../view.js';
+import {h, pageHead, panel, loading, empty, errorState, errText, table, select, field, setFieldError, confirmDialog, toast, badge, fmtSeconds, fmtTime, fmtClock, plural, debounce, fill} from '../view.js';
 import {currentInstance, filterChips} from './common.js';
 
 const DURATIONS = [[60, '1 minute'], [300, '5 minutes'], [600, '10 minutes'], [1800, '30 minutes'], [3600, '1 hour'], [86400, '1 day'], [-1, 'Until cancelled'], ['custom', 'Custom (seconds)…']];
@@ -88,7 +88,7 @@ export async function render(ctx) {
 
   function clearErrors() {
     for (const el of Object.values(paramField)) setFieldError(el, '');
-    formErr.replaceChildren();
+    fill(formErr);
   }
 
   // showError puts an API error under the field it names, else above the buttons.
@@ -99,7 +99,7 @@ export async function render(ctx) {
       setFieldError(el, errText(e));
       return;
     }
-    formErr.replaceChildren(errorState(e));
+    fill(formErr, errorState(e));
   }
 
   // --- live preview (debounced; one request at a time) ---------------------------------
@@ -128,10 +128,10 @@ export async function render(ctx) {
     createBtn.disabled = false;
     previewStatus.textContent = 'Checked ' + fmtClock(Date.now());
     const n = r.TotalCount;
-    previewHead.replaceChildren(
+    fill(previewHead, 
       h('span', {class: 'preview-count ' + (n ? 'some' : 'zero'), dataset: {role: 'preview-count'}}, String(n)),
       h('span', {}, n === 1 ? 'session matches these filters now' : 'sessions match these filters now'));
-    previewBody.replaceChildren(n ? table({
+    fill(previewBody, n ? table({
       rows: r.ProcessList.slice(0, 200), rowKey: p => p.ID, caption: 'Sessions the task would kill now',
       columns: [
         {key: 'ID', label: 'ID', cls: 'id'}, {key: 'User', label: 'User'}, {key: 'Host', label: 'Host', cls: 'mono'},
@@ -149,8 +149,8 @@ export async function render(ctx) {
     validationError = /^(InvalidParameter|MissingParameter|UnknownParameter)/.test(e.code);
     createBtn.disabled = validationError;
     previewStatus.textContent = '';
-    previewHead.replaceChildren(h('span', {class: 'preview-count zero'}, '—'), h('span', {}, validationError ? 'Fix the filter to see the preview.' : 'The preview failed.'));
-    previewBody.replaceChildren(validationError ? '' : errorState(e, runPreview));
+    fill(previewHead, h('span', {class: 'preview-count zero'}, '—'), h('span', {}, validationError ? 'Fix the filter to see the preview.' : 'The preview failed.'));
+    fill(previewBody, validationError ? '' : errorState(e, runPreview));
   }
 
   f.instance.addEventListener('change', () => {
@@ -238,13 +238,13 @@ export async function render(ctx) {
       if (lf.task.value.trim()) p.TaskId = lf.task.value.trim();
       r = await ctx.api.call('DescribeKillTasks', p);
     } catch (e) {
-      listBody.replaceChildren(errorState(e, loadList));
-      listFoot.replaceChildren();
+      fill(listBody, errorState(e, loadList));
+      fill(listFoot);
       return;
     }
     ctx.dataShown();
     countdowns.length = 0;
-    listBody.replaceChildren(table({
+    fill(listBody, table({
       rows: r.Tasks, rowKey: t => t.TaskId, caption: 'Kill tasks',
       empty: empty('No kill tasks', lf.status.value || lf.task.value || lf.instance.value ? 'No task matches these filters.' : 'Create one with the form above.'),
       columns: [
@@ -263,7 +263,7 @@ export async function render(ctx) {
       ],
     }));
     const end = Math.min(r.TotalCount, offset + r.Tasks.length);
-    listFoot.replaceChildren(h('span', {}, r.TotalCount ? `${offset + 1}–${end} of ${r.TotalCount}` : ''),
+    fill(listFoot, h('span', {}, r.TotalCount ? `${offset + 1}–${end} of ${r.TotalCount}` : ''),
       h('div', {class: 'row'},
         h('button', {type: 'button', class: 'small', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - PAGE); loadList(); }}, 'Previous'),
         h('button', {type: 'button', class: 'small', disabled: end >= r.TotalCount, onclick: () => { offset += PAGE; loadList(); }}, 'Next')));
