@@ -12,7 +12,7 @@ export const env = name => {
   return v;
 };
 
-export const CHROMIUM = process.env.KG_CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM = process.env.KILLGATE_CHROMIUM || '/usr/bin/chromium';
 export const PHONE = {width: 390, height: 844};
 export const DESKTOP = {width: 1280, height: 900};
 
@@ -93,7 +93,11 @@ export async function shot(page, name) {
   const dir = process.env.KG_SHOTS;
   if (!dir) return;
   fs.mkdirSync(dir, {recursive: true});
-  await page.screenshot({path: path.join(dir, name + '.png'), fullPage: false});
+  // Desktop shots show the whole page; phone shots the first screen.
+  // Transient toasts are hidden so that they cover nothing.
+  await page.evaluate(() => { const t = document.getElementById('toasts'); if (t) t.hidden = true; });
+  await page.screenshot({path: path.join(dir, name + '.png'), fullPage: page.viewportSize().width >= 1000});
+  await page.evaluate(() => { const t = document.getElementById('toasts'); if (t) t.hidden = false; });
 }
 
 export function expect(cond, msg) {

@@ -121,7 +121,7 @@ export function table(o) {
     o.select ? h('th', {class: 'sel', scope: 'col'}, selectAllBox(o.select, rows.map(o.rowKey))) : null,
     cols.map(c => {
       const sorted = o.sort && o.sort.key === c.key;
-      const th = h('th', {scope: 'col', class: c.num ? 'num' : (c.cls || null), 'aria-sort': sorted ? (o.sort.dir === 'asc' ? 'ascending' : 'descending') : null});
+      const th = h('th', {scope: 'col', class: c.num ? 'num' : null, 'aria-sort': sorted ? (o.sort.dir === 'asc' ? 'ascending' : 'descending') : null});
       if (o.onSort && c.sortable !== false) {
         th.append(h('button', {type: 'button', class: 'sort', title: 'Sort by ' + c.label, onclick: () => o.onSort({key: c.key, dir: sorted && o.sort.dir === 'desc' ? 'asc' : 'desc'})},
           c.label, h('span', {class: 'arrow', 'aria-hidden': 'true'}, sorted ? (o.sort.dir === 'asc' ? '▲' : '▼') : '↕')));

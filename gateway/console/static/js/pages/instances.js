@@ -56,14 +56,15 @@ export async function render(ctx) {
           h('div', {class: 'metric'}, h('div', {class: 'label'}, 'Active tasks'), h('div', {class: 'value', dataset: {role: 'active-tasks'}}, String(inst.ActiveTaskCount))),
           h('div', {class: 'metric'}, h('div', {class: 'label'}, 'Kills, last hour'), kills),
           h('div', {class: 'metric wide'}, h('div', {class: 'label'}, 'Last error'), lastErr)),
+        h('h3', {class: 'nodes-title'}, 'Nodes'),
         h('ul', {class: 'nodes', 'aria-label': 'Nodes'}, (inst.Nodes && inst.Nodes.length ? inst.Nodes : [{NodeId: inst.InstanceId, Health: inst.Health}]).map(n =>
           h('li', {}, healthBadge(n.Health), h('span', {class: 'mono'}, n.NodeId),
             n.CheckTime ? h('span', {class: 'faint'}, 'checked ' + fmtTime(n.CheckTime)) : null))),
         h('div', {class: 'card-actions'},
-          h('a', {class: 'btn', href: href('sessions', {instance: inst.InstanceId})}, 'Live sessions'),
-          h('a', {class: 'btn', href: href('tasks', {instance: inst.InstanceId})}, 'Kill tasks'),
-          h('a', {class: 'btn', href: href('history', {instance: inst.InstanceId})}, 'History'),
-          h('a', {class: 'btn', href: href('intelligent', {instance: inst.InstanceId, node: nodesOf(inst)[0]})}, 'Intelligent kill'))));
+          h('a', {class: 'btn small primary-link', href: href('sessions', {instance: inst.InstanceId})}, 'Live sessions'),
+          h('a', {class: 'btn small', href: href('tasks', {instance: inst.InstanceId})}, 'Kill tasks'),
+          h('a', {class: 'btn small', href: href('history', {instance: inst.InstanceId})}, 'History'),
+          h('a', {class: 'btn small', href: href('intelligent', {instance: inst.InstanceId, node: nodesOf(inst)[0]})}, 'Intelligent kill'))));
 
     async function loadActivity() {
       const now = clock.now();

@@ -3,7 +3,7 @@
 
 import {clock} from '../api.js';
 import {download, stamp} from '../csv.js';
-import {h, pageHead, panel, loading, empty, errorState, errText, table, select, confirmDialog, toast, badge, fmtSeconds, fmtTime, fmtClock, plural, fill} from '../view.js';
+import {h, pageHead, panel, loading, empty, errorState, errText, table, select, confirmDialog, toast, badge, fmtSeconds, fmtTime, fmtClock, plural, clientHost, fill} from '../view.js';
 import {currentInstance, nodesOf} from './common.js';
 
 const STRATEGY = {top3_time: 'Longest execution', top3_count: 'Most sessions', top3_avg_time: 'Longest average'};
@@ -122,7 +122,7 @@ export async function render(ctx) {
     const rows = ids.map(id => procs.get(id) || {ID: String(id), User: '', Host: '', Time: '', _gone: true});
     return h('div', {dataset: {role: 'ids', ids: ids.join(',')}}, table({
       rows, rowKey: r => r.ID, caption: 'Sessions of the group',
-      columns: [{key: 'ID', label: 'ID', cls: 'id'}, {key: 'User', label: 'User'}, {key: 'Host', label: 'Host', cls: 'mono'},
+      columns: [{key: 'ID', label: 'ID', cls: 'id'}, {key: 'User', label: 'User'}, {key: 'Host', label: 'Client', cls: 'mono', cell: r => clientHost(r.Host)},
         {key: 'Time', label: 'Time', num: true, cell: r => r._gone ? h('span', {class: 'faint'}, 'ended') : fmtSeconds(r.Time)}],
     }));
   }

@@ -78,10 +78,13 @@ export async function render(ctx) {
 
   // --- statistics and table -----------------------------------------------------
   const statUser = h('div'), statHost = h('div'), statDB = h('div'), statTmpl = h('div');
-  ctx.root.append(h('div', {class: 'grid stats'},
-    panel('By user', statUser), panel('By host', statHost), panel('By DB', statDB),
-    panel('By SQL template', statTmpl, {flush: true})));
-  ctx.root.append(h('div', {class: 'spacer'}));
+  // Statistics of the sessions shown; folded by default on a phone so that the list comes first.
+  const narrow = window.matchMedia('(max-width: 720px)').matches;
+  ctx.root.append(h('details', {class: 'stats-box', open: !narrow},
+    h('summary', {}, 'Statistics of the sessions shown'),
+    h('div', {class: 'grid stats'},
+      panel('By user', statUser), panel('By host', statHost), panel('By DB', statDB),
+      panel('By SQL template', statTmpl, {flush: true}))));
   const countLabel = h('span', {class: 'count'});
   const killBtn = h('button', {type: 'button', class: 'danger', disabled: true, onclick: killSelected}, 'Kill selected');
   const clearSel = h('button', {type: 'button', class: 'ghost', disabled: true, onclick: () => { st.selected.clear(); draw(); }}, 'Clear selection');
