@@ -431,6 +431,15 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("Overview", func(t *testing.T) {
+		var r struct{ Kills string }
+		csRun(t, dir, "tour", base, &r)
+		// 2 manual kills, 3 by the task, 9 by the intelligent kill (when the subtests before ran).
+		if r.Kills == "0" {
+			t.Errorf("Instances shows %s kills in the last hour after the kills above", r.Kills)
+		}
+	})
+
 	t.Run("RateLimited", func(t *testing.T) {
 		limited := kgtest.Start(t, kgtest.Options{
 			Instances: []killtask.InstanceConfig{{ID: consoleInst, Product: "mysql", DSN: dsn, ProtectedUsers: protected}},

@@ -117,7 +117,7 @@ const scenarios = {
     const alert = page.getByRole('dialog').getByRole('alert');
     await alert.waitFor();
     const text = await alert.innerText();
-    await shot(page, 'unauthorized');
+    await shot(page, 'unauthorized', {full: false});
     assertClean(page);
     result({shown, options, text});
   },
@@ -139,10 +139,14 @@ const scenarios = {
     expect(await page.locator('img[src="x"]').count() === 0, 'statement text became markup');
     expect(await page.getByText('<img src=x', {exact: false}).count() > 0, 'statement text not shown');
     await shot(page, 'sessions');
+    // Phone width, as a phone would load it (filters and statistics folded).
     await page.setViewportSize(PHONE);
-    await page.waitForTimeout(100);
+    await page.reload();
+    await page.locator(`tr[data-key="${kill[0]}"]`).waitFor();
     await shot(page, 'sessions-phone');
     await page.setViewportSize(DESKTOP);
+    await page.reload();
+    for (const id of [...kill, ...keep]) await page.locator(`tr[data-key="${id}"]`).waitFor();
 
     // CSV of the rows shown.
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', {name: 'Download CSV'}).click()]);
@@ -156,7 +160,7 @@ const scenarios = {
     for (const id of kill) await dlg.locator(`tr[data-key="${id}"]`).waitFor();
     const listed = await dlg.locator('tbody tr').evaluateAll(els => els.map(e => e.dataset.key));
     const title = await dlg.getByRole('heading').innerText();
-    await shot(page, 'sessions-kill-dialog');
+    await shot(page, 'sessions-kill-dialog', {full: false});
     await dlg.getByRole('button', {name: `Kill ${kill.length} sessions`, exact: true}).click();
     const done = dlg.locator('[data-role="killed"]');
     await done.waitFor();
@@ -166,10 +170,7 @@ const scenarios = {
     // History: both kills, outcome killed, under the prepared kill's id.
     for (const id of kill) await page.locator(`[data-thread="${id}"]`).waitFor();
     const outcomes = await page.locator('tbody tr').evaluateAll(rows => rows.map(r => [r.querySelector('[data-thread]')?.dataset.thread, r.querySelector('.badge')?.textContent]));
-    await shot(page, 'history');
-    await page.setViewportSize(PHONE);
-    await page.waitForTimeout(100);
-    await shot(page, 'history-phone');
+    await shot(page, 'history-manual-kill');
     assertClean(page);
     result({userCount, templates, listed, title, killedText, outcomes});
   },
@@ -205,7 +206,7 @@ const scenarios = {
     const dlg = page.getByRole('dialog');
     const confirm = dlg.getByRole('button', {name: `Create and kill ${want.length} sessions`});
     await confirm.waitFor();
-    await shot(page, 'tasks-confirm');
+    await shot(page, 'tasks-confirm', {full: false});
     await confirm.click();
     const row = page.locator('tbody tr', {has: page.locator('.badge', {hasText: 'Running'})}).first();
     await row.waitFor();
@@ -278,7 +279,7 @@ const scenarios = {
     const dlg = page.getByRole('dialog');
     const confirm = dlg.getByRole('button', {name: `Kill ${shownIds.length} sessions`});
     await confirm.waitFor();
-    await shot(page, 'intelligent-confirm');
+    await shot(page, 'intelligent-confirm', {full: false});
     await confirm.click();
     const res = page.locator('[data-role="results"]').first();
     await res.waitFor();
@@ -328,6 +329,29 @@ const scenarios = {
     const apiErr = await page.locator('[data-role="response-error"]').innerText();
     assertClean(page);
     result({prefilled, body, sent, params, auth, clip, leaked, jsonErr, apiErr});
+  },
+
+  // The overview pages once the other scenarios have killed sessions (the
+  // screenshots of docs/console.md).
+  async tour(browser) {
+    const page = await newPage(browser);
+    await signIn(page);
+    for (const id of ids('KG_INSTANCES')) await page.locator(`section[data-instance="${id}"] [data-role="kills-hour"]`).waitFor();
+    const kills = await page.locator(`section[data-instance="${INSTANCE}"] [data-role="kills-hour"]`).innerText();
+    await shot(page, 'instances');
+    await page.setViewportSize(PHONE);
+    await page.waitForTimeout(100);
+    await shot(page, 'instances-phone');
+    await page.setViewportSize(DESKTOP);
+    await page.goto(`${URL_}#/history?instance=${INSTANCE}`);
+    await page.locator('svg.chart').waitFor();
+    await page.locator('[data-thread]').first().waitFor();
+    await shot(page, 'history');
+    await page.setViewportSize(PHONE);
+    await page.waitForTimeout(100);
+    await shot(page, 'history-phone');
+    assertClean(page);
+    result({kills});
   },
 
   // A rate-limited answer shows its code and message.

@@ -89,14 +89,16 @@ export async function signIn(page, {id = env('KG_ID'), key = env('KG_KEY'), expe
   await page.getByRole('navigation', {name: 'Pages'}).waitFor();
 }
 
-export async function shot(page, name) {
+// shot saves a screenshot; full (default: desktop widths) captures the whole page,
+// which dialogs should not use (their backdrop covers the viewport only).
+export async function shot(page, name, {full} = {}) {
   const dir = process.env.KG_SHOTS;
   if (!dir) return;
   fs.mkdirSync(dir, {recursive: true});
   // Desktop shots show the whole page; phone shots the first screen.
   // Transient toasts are hidden so that they cover nothing.
   await page.evaluate(() => { const t = document.getElementById('toasts'); if (t) t.hidden = true; });
-  await page.screenshot({path: path.join(dir, name + '.png'), fullPage: page.viewportSize().width >= 1000});
+  await page.screenshot({path: path.join(dir, name + '.png'), fullPage: full ?? page.viewportSize().width >= 1000});
   await page.evaluate(() => { const t = document.getElementById('toasts'); if (t) t.hidden = false; });
 }
 

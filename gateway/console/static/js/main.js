@@ -211,6 +211,7 @@ function signInView() {
   }
   return h('div', {class: 'signin-wrap'}, h('div', {class: 'signin'},
     h('div', {class: 'brand'}, h('img', {src: 'favicon.svg', alt: ''}), 'killgate', h('small', {}, 'console')),
+    h('p', {class: 'tagline'}, 'Find and stop runaway database sessions.'),
     h('section', {class: 'panel'}, h('div', {class: 'panel-body'}, h('h1', {}, 'Sign in'), h('div', {class: 'spacer'}), form))));
 }
 

@@ -122,7 +122,7 @@ export async function render(ctx) {
     const rows = ids.map(id => procs.get(id) || {ID: String(id), User: '', Host: '', Time: '', _gone: true});
     return h('div', {dataset: {role: 'ids', ids: ids.join(',')}}, table({
       rows, rowKey: r => r.ID, caption: 'Sessions of the group',
-      columns: [{key: 'ID', label: 'ID', cls: 'id'}, {key: 'User', label: 'User'}, {key: 'Host', label: 'Client', cls: 'mono', cell: r => clientHost(r.Host)},
+      columns: [{key: 'ID', label: 'ID', cls: 'id'}, {key: 'User', label: 'User', cls: 'wrap'}, {key: 'Host', label: 'Client', cls: 'mono', cell: r => clientHost(r.Host)},
         {key: 'Time', label: 'Time', num: true, cell: r => r._gone ? h('span', {class: 'faint'}, 'ended') : fmtSeconds(r.Time)}],
     }));
   }
@@ -174,7 +174,7 @@ export async function render(ctx) {
         rows: res.sessions, rowKey: s => String(s.thread_id), caption: 'Per-session results',
         columns: [
           {key: 'thread_id', label: 'Thread', cls: 'id', cell: s => h('span', {dataset: {thread: String(s.thread_id), outcome: s.outcome}}, String(s.thread_id))},
-          {key: 'user', label: 'User'}, {key: 'host', label: 'Host', cls: 'mono'}, {key: 'db', label: 'DB'},
+          {key: 'user', label: 'User', cls: 'wrap'}, {key: 'host', label: 'Host', cls: 'mono'}, {key: 'db', label: 'DB', cls: 'wrap'},
           {key: 'time', label: 'Time', num: true, cell: s => fmtSeconds(s.time)},
           {key: 'strategy', label: 'Group', cell: s => STRATEGY[s.strategy] || s.strategy},
           {key: 'outcome', label: 'Outcome', cell: s => h('div', {}, badge(s.outcome, s.outcome), s.error ? h('div', {class: 'faint'}, s.error) : null)},

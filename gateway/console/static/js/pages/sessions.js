@@ -16,9 +16,9 @@ const PREPARE_TTL = 10000; // KillMySqlThreads SqlExecId lifetime (docs/actions/
 
 const COLUMNS = [
   {key: 'ID', label: 'ID', value: r => r._id, cls: 'id'},
-  {key: 'User', label: 'User'},
+  {key: 'User', label: 'User', cls: 'wrap'},
   {key: 'Host', label: 'Host', cls: 'mono'},
-  {key: 'DB', label: 'DB'},
+  {key: 'DB', label: 'DB', cls: 'wrap'},
   {key: 'Command', label: 'Command'},
   {key: 'Time', label: 'Time', value: r => r._time, num: true, cell: r => h('span', {title: r.Time + ' s'}, fmtSeconds(r._time))},
   {key: 'State', label: 'State'},
@@ -58,7 +58,7 @@ export async function render(ctx) {
     'Every session of the instance (all nodes), as DescribeMySqlProcessList reads it; killgate\'s own connections are not listed.',
     [instanceSelect(items, inst, id => ctx.go('sessions', {instance: id}), {label: 'Instance'}),
       h('div', {class: 'field'}, h('label', {for: 'auto-refresh'}, 'Auto-refresh'), refreshSel),
-      h('div', {class: 'field'}, h('span', {}, '\u00a0'), refreshBtn)]));
+      refreshBtn]));
 
   // --- filters --------------------------------------------------------------
   const inputs = {};
@@ -74,12 +74,13 @@ export async function render(ctx) {
   filterBox.append(h('div', {class: 'field'},
     h('label', {class: 'check', for: 'hide-sleep'}, hideSleep, 'Hide Sleep'),
     h('button', {type: 'button', class: 'small', onclick: clearFilters}, 'Clear filters')));
-  ctx.root.append(panel(null, filterBox));
+  // On a phone the filters and statistics start folded so that the sessions come first.
+  const narrow = window.matchMedia('(max-width: 720px)').matches;
+  const filterSummary = h('summary', {}, 'Filters');
+  ctx.root.append(h('details', {class: 'stats-box', open: !narrow}, filterSummary, panel(null, filterBox)));
 
   // --- statistics and table -----------------------------------------------------
   const statUser = h('div'), statHost = h('div'), statDB = h('div'), statTmpl = h('div');
-  // Statistics of the sessions shown; folded by default on a phone so that the list comes first.
-  const narrow = window.matchMedia('(max-width: 720px)').matches;
   ctx.root.append(h('details', {class: 'stats-box', open: !narrow},
     h('summary', {}, 'Statistics of the sessions shown'),
     h('div', {class: 'grid stats'},
@@ -135,6 +136,8 @@ export async function render(ctx) {
   }
 
   function draw() {
+    const active = Object.values(st.filters).filter(Boolean).length + (st.template ? 1 : 0);
+    filterSummary.textContent = 'Filters' + (active ? ` · ${active} active` : '') + (st.hideSleep ? ' · Sleep hidden' : '');
     status.textContent = st.loadedAt ? 'Updated ' + fmtClock(st.loadedAt) : '';
     if (st.error) {
       fill(tableBox, errorState(st.error, load));
@@ -248,6 +251,7 @@ export async function render(ctx) {
         const want = new Set(ids);
         prep = {id: p.SqlExecId, at, rows: list.ProcessList.filter(r => want.has(Number(r.ID)))};
       } catch (e) {
+        title.textContent = 'The kill could not be prepared';
         fill(d.body, errorState(e));
         return;
       }
@@ -293,6 +297,7 @@ export async function render(ctx) {
       try {
         r = await ctx.api.call('KillMySqlThreads', {InstanceId: inst.InstanceId, Product: inst.Product, Stage: 'Commit', SqlExecId: prep.id});
       } catch (e) {
+        title.textContent = 'The kill failed';
         fill(d.body, errorState(e));
         fill(d.foot, closeBtn(), e.code === 'ResourceNotFound' ? h('button', {type: 'button', class: 'primary', onclick: prepare}, 'Prepare again') : '');
         return;

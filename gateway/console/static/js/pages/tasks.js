@@ -134,8 +134,8 @@ export async function render(ctx) {
     fill(previewBody, n ? table({
       rows: r.ProcessList.slice(0, 200), rowKey: p => p.ID, caption: 'Sessions the task would kill now',
       columns: [
-        {key: 'ID', label: 'ID', cls: 'id'}, {key: 'User', label: 'User'}, {key: 'Host', label: 'Host', cls: 'mono'},
-        {key: 'DB', label: 'DB'},
+        {key: 'ID', label: 'ID', cls: 'id'}, {key: 'User', label: 'User', cls: 'wrap'}, {key: 'Host', label: 'Host', cls: 'mono'},
+        {key: 'DB', label: 'DB', cls: 'wrap'},
         {key: 'Time', label: 'Time', num: true, cell: p => fmtSeconds(p.Time)},
         {key: 'Info', label: 'Info', cls: 'info', cell: p => h('div', {class: 'clip', title: p.Info}, p.Info)},
       ],
