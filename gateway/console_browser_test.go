@@ -397,8 +397,8 @@ func TestConsoleBrowser(t *testing.T) {
 
 	t.Run("APIExplorer", func(t *testing.T) {
 		var r struct {
-			Body, Sent, Params, Auth, Clip, JsonErr, ApiErr string
-			Leaked                                          bool
+			Body, Sent, Params, Auth, Clip, Ctl, JsonErr, ApiErr string
+			Leaked                                               bool
 		}
 		csRun(t, dir, "explorer", base, &r)
 		var resp struct {
@@ -425,6 +425,13 @@ func TestConsoleBrowser(t *testing.T) {
 		if !strings.Contains(r.JsonErr, "Not valid JSON") || !strings.Contains(r.ApiErr, "UnknownParameter") {
 			t.Errorf("errors shown: %q / %q", r.JsonErr, r.ApiErr)
 		}
+		// The copied calls work: run the tc3curl and killgatectl snippets with the key filled in.
+		consoleRunSnippet(t, "docs/tc3curl", r.Clip)
+		ctl := filepath.Join(t.TempDir(), "killgatectl")
+		if out, err := exec.Command("go", "build", "-o", ctl, "../cmd/killgatectl").CombinedOutput(); err != nil {
+			t.Fatalf("build killgatectl: %v\n%s", err, out)
+		}
+		consoleRunSnippet(t, "killgatectl", strings.Replace(r.Ctl, "bin/killgatectl", ctl, 1))
 		// The call went through the ordinary pipeline: its audit line names the caller.
 		if !consoleLoggedAction(st, "DescribeKillTasks", kgtest.SecretID, "tencent") {
 			t.Error("no access-log line for the explorer's DescribeKillTasks")
@@ -497,5 +504,22 @@ func TestConsoleJSUnit(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node --test: %v\n%s", err, out)
+	}
+}
+
+// consoleRunSnippet runs a copied shell snippet from the repository root
+// with the secret key filled in, and wants a successful DescribeKillTasks
+// answer.
+func consoleRunSnippet(t *testing.T, name, snippet string) {
+	t.Helper()
+	const placeholder = "TENCENTCLOUD_SECRET_KEY='…'"
+	if !strings.Contains(snippet, placeholder) {
+		t.Fatalf("%s snippet has no key placeholder: %q", name, snippet)
+	}
+	cmd := exec.Command("bash", "-c", strings.Replace(snippet, placeholder, "TENCENTCLOUD_SECRET_KEY='"+kgtest.SecretKey+"'", 1))
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"TotalCount"`) || strings.Contains(string(out), `"Error"`) {
+		t.Errorf("the copied %s call: %v\n%s\n--- snippet\n%s", name, err, out, snippet)
 	}
 }

@@ -13,6 +13,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+
+	"killgate/actions"
 )
 
 var update = flag.Bool("update", false, "rewrite static/js/examples.js from docs/actions/*.md")
@@ -77,6 +81,12 @@ func TestConsoleExamples(t *testing.T) {
 	got, err := os.ReadFile(examplesPath)
 	if err != nil {
 		t.Fatal(err)
+	}
+	ex := docsExamples(t)
+	for _, name := range actions.NewRegistry(actions.NewService(nil, zap.NewNop()).Actions()).Names() {
+		if _, ok := ex[name]; !ok {
+			t.Errorf("action %s has no example for the API explorer (docs/actions/%s.md)", name, name)
+		}
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s is out of date with docs/actions/*.md; run: go test ./gateway/console -run TestConsoleExamples -update\n--- want\n%s", examplesPath, want)

@@ -36,7 +36,15 @@ const scenarios = {
     expect(/AuthFailure\.SecretIdNotFound/.test(wrongID), 'unknown id answer: ' + wrongID);
     await shot(page, 'signin-error');
 
-    await signIn(page);
+    // Keyboard only: the SecretId field has the focus; Tab to the key, Enter signs in.
+    await page.goto(URL_);
+    await page.getByLabel('SecretId').waitFor();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(env('KG_ID'));
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('navigation', {name: 'Pages'}).waitFor();
     for (const id of ids('KG_INSTANCES')) await page.locator(`section[data-instance="${id}"] [data-role="kills-hour"]`).waitFor();
     const shown = await page.locator('section[data-instance]').evaluateAll(els => els.map(e => e.dataset.instance));
     expect(same(shown, ids('KG_INSTANCES')) || JSON.stringify(shown) === JSON.stringify(ids('KG_INSTANCES')), 'instances shown: ' + shown);
@@ -147,6 +155,18 @@ const scenarios = {
     await page.setViewportSize(DESKTOP);
     await page.reload();
     for (const id of [...kill, ...keep]) await page.locator(`tr[data-key="${id}"]`).waitFor();
+
+    // Sorting: the ID header (a button) sorts descending, then ascending.
+    const idOrder = () => page.locator('table.data:not(.templates) tbody tr').evaluateAll(els => els.map(e => Number(e.dataset.key)));
+    await page.getByRole('button', {name: 'ID', exact: true}).click();
+    await page.getByRole('button', {name: 'ID', exact: true}).press('Enter');
+    const asc = await idOrder();
+    expect(JSON.stringify(asc) === JSON.stringify([...asc].sort((a, b) => a - b)) && asc.length === kill.length + keep.length, 'ID sort ascending: ' + asc);
+    // Auto-refresh: every 5 s the list is read again without a click.
+    const before = await page.getByText(/^Updated /).innerText();
+    await page.getByLabel('Auto-refresh').selectOption('5');
+    await page.waitForFunction(b => { const e = [...document.querySelectorAll('span[role="status"]')].find(x => x.textContent.startsWith('Updated ')); return e && e.textContent !== b; }, before, {timeout: 12000});
+    await page.getByLabel('Auto-refresh').selectOption('0');
 
     // CSV of the rows shown.
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', {name: 'Download CSV'}).click()]);
@@ -315,6 +335,7 @@ const scenarios = {
     const params = await page.getByLabel(/^Parameters/).inputValue();
     await page.getByRole('button', {name: 'Copy docs/tc3curl'}).click();
     const clip = await page.evaluate(() => navigator.clipboard.readText());
+    const ctl = await page.locator('[data-snippet="killgatectl"]').innerText();
     await shot(page, 'explorer');
     const pageText = await page.evaluate(() => document.body.innerText);
     const leaked = pageText.includes(KEY) || clip.includes(KEY);
@@ -328,7 +349,7 @@ const scenarios = {
     await page.locator('[data-role="response-error"]').waitFor();
     const apiErr = await page.locator('[data-role="response-error"]').innerText();
     assertClean(page);
-    result({prefilled, body, sent, params, auth, clip, leaked, jsonErr, apiErr});
+    result({prefilled, body, sent, params, auth, clip, ctl, leaked, jsonErr, apiErr});
   },
 
   // The overview pages once the other scenarios have killed sessions (the
