@@ -218,7 +218,9 @@ const scenarios = {
     await page.waitForFunction(n => document.querySelector('[data-role="preview-count"]')?.textContent === n, String(want.length));
     await page.locator('#task-command').fill('Query');
     await page.locator('#task-info').fill('select get_lock');
-    await page.waitForFunction(n => document.querySelector('[data-role="preview-count"]')?.textContent === n && !document.querySelector('[aria-invalid="true"]'), String(want.length));
+    // The preview of these exact filters (not a stale one): checked after the last edit.
+    await page.waitForFunction(n => document.querySelector('[data-role="preview-count"]')?.textContent === n && !document.querySelector('[aria-invalid="true"]') &&
+      document.querySelector('[data-role="preview-status"]')?.textContent.startsWith('Checked'), String(want.length));
     const previewCount = await count.innerText();
     await shot(page, 'tasks');
 
@@ -369,7 +371,9 @@ const scenarios = {
     await page.locator('[data-thread]').first().waitFor();
     await shot(page, 'history');
     await page.setViewportSize(PHONE);
-    await page.waitForTimeout(100);
+    await page.reload();
+    await page.locator('svg.chart').waitFor();
+    await page.locator('[data-thread]').first().waitFor();
     await shot(page, 'history-phone');
     assertClean(page);
     result({kills});

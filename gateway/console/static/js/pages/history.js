@@ -52,6 +52,7 @@ export async function render(ctx) {
   ctx.root.append(h('section', {class: 'panel'}, tableBox, foot));
 
   let offset = 0;
+  let drawChart = null;
   const onChange = () => { offset = 0; reload(); };
   for (const el of [f.instance, f.source, f.from, f.until, f.size]) el.addEventListener('change', onChange);
   f.task.addEventListener('input', debounce(onChange, 400));
@@ -127,12 +128,14 @@ export async function render(ctx) {
     try {
       res = await listAll(ctx.api, 'DescribeKillRecords', query(), 'Records', CHART_MAX);
     } catch (e) {
+      drawChart = null;
       fill(chartBox, errorState(e, loadChart));
       chartNote.textContent = '';
       return;
     }
     const recs = res.items;
     if (!recs.length) {
+      drawChart = null;
       fill(chartBox, empty('No kills in this range'));
       chartNote.textContent = '';
       return;
@@ -149,8 +152,8 @@ export async function render(ctx) {
       const d = new Date(ms), p2 = x => String(x).padStart(2, '0');
       return (longSpan ? `${p2(d.getMonth() + 1)}-${p2(d.getDate())} ` : '') + `${p2(d.getHours())}:${p2(d.getMinutes())}`;
     };
-    fill(chartBox);
-    chartBox.append(stackedBars(buckets, OUTCOMES, {fmtTick: tick, width: chartBox.clientWidth || 900, title: `Kill attempts per ${Math.round((to - from) / n / 60000) || 1} minutes, by outcome`}));
+    drawChart = () => fill(chartBox, stackedBars(buckets, OUTCOMES, {fmtTick: tick, width: chartBox.clientWidth || 900, title: `Kill attempts per ${Math.round((to - from) / n / 60000) || 1} minutes, by outcome`}));
+    drawChart();
     chartNote.textContent = res.total > recs.length ? `The newest ${recs.length} of ${res.total} matching records; narrow the time range to chart older ones.` : `${plural(res.total, 'record')}.`;
   }
 
@@ -172,7 +175,10 @@ export async function render(ctx) {
   }
 
   const timer = setInterval(() => { if (!document.hidden && offset === 0) reload(); }, 30000);
-  ctx.onLeave(() => clearInterval(timer));
+  // The chart is drawn at the panel's width: draw it again when that changes.
+  const redraw = debounce(() => drawChart && drawChart(), 150);
+  window.addEventListener('resize', redraw);
+  ctx.onLeave(() => { clearInterval(timer); window.removeEventListener('resize', redraw); });
   await reload();
 }
 

@@ -59,7 +59,7 @@ export async function render(ctx) {
 
   const previewHead = h('div', {class: 'preview-head'});
   const previewBody = h('div', {class: 'preview-list'});
-  const previewStatus = h('span', {class: 'faint', role: 'status'});
+  const previewStatus = h('span', {class: 'faint', role: 'status', dataset: {role: 'preview-status'}});
   ctx.root.append(h('div', {class: 'grid two'},
     panel('New kill task', form),
     panel(h('h2', {}, 'Would kill now'), h('div', {}, previewHead, previewBody), {tools: [previewStatus, h('button', {type: 'button', class: 'small', onclick: () => runPreview()}, 'Refresh')]})));
@@ -86,9 +86,11 @@ export async function render(ctx) {
     return f.custom.value === '' ? NaN : Number(f.custom.value);
   }
 
-  function clearErrors() {
-    for (const el of Object.values(paramField)) setFieldError(el, '');
-    fill(formErr);
+  // clearErrors clears the inline errors; the preview keeps a create
+  // error (above the buttons) and the Duration's until the next edit.
+  function clearErrors(all = true) {
+    for (const [k, el] of Object.entries(paramField)) if (all || k !== 'Duration') setFieldError(el, '');
+    if (all) fill(formErr);
   }
 
   // showError puts an API error under the field it names, else above the buttons.
@@ -124,7 +126,7 @@ export async function render(ctx) {
   function showPreview(r) {
     last = r;
     validationError = false;
-    clearErrors();
+    clearErrors(false);
     createBtn.disabled = false;
     previewStatus.textContent = 'Checked ' + fmtClock(Date.now());
     const n = r.TotalCount;
@@ -144,9 +146,9 @@ export async function render(ctx) {
 
   function showPreviewError(e) {
     last = null;
-    clearErrors();
-    showError(e);
+    clearErrors(false);
     validationError = /^(InvalidParameter|MissingParameter|UnknownParameter)/.test(e.code);
+    if (validationError) showError(e);
     createBtn.disabled = validationError;
     previewStatus.textContent = '';
     fill(previewHead, h('span', {class: 'preview-count zero'}, '—'), h('span', {}, validationError ? 'Fix the filter to see the preview.' : 'The preview failed.'));
@@ -160,7 +162,8 @@ export async function render(ctx) {
     ctx.setParams({instance: inst.InstanceId});
     runPreview();
   });
-  for (const k of filterFields) f[k].addEventListener('input', () => { previewStatus.textContent = 'Editing…'; schedulePreview(); });
+  for (const k of filterFields) f[k].addEventListener('input', () => { fill(formErr); previewStatus.textContent = 'Editing…'; schedulePreview(); });
+  f.custom.addEventListener('input', () => setFieldError(f.duration, ''));
   f.duration.addEventListener('change', () => { f.custom.hidden = f.duration.value !== 'custom'; if (!f.custom.hidden) f.custom.focus(); });
   const previewTimer = setInterval(() => { if (!document.hidden && !validationError) runPreview(); }, 5000);
   ctx.onLeave(() => { clearInterval(previewTimer); schedulePreview.cancel(); });
