@@ -147,7 +147,7 @@ func csSorted(in []string) []string {
 func csWaitLocked(t *testing.T, root *sql.DB, vs ...*kgtest.Victim) {
 	t.Helper()
 	for _, v := range vs {
-		kgtest.Eventually(t, 10*time.Second, fmt.Sprintf("victim %d waiting on its lock", v.ID), func() bool { return isLocked(t, root, v.ID) })
+		kgtest.Eventually(t, 10*time.Second, fmt.Sprintf("victim %d waiting on its lock", v.ID), func() bool { return csLocked(t, root, v.ID) })
 	}
 }
 
@@ -356,10 +356,10 @@ func TestConsoleBrowser(t *testing.T) {
 			return vs
 		}
 		B := start(1, "tmpl_b")
-		kgtest.Eventually(t, 10*time.Second, "B runs ≥ 2 s", func() bool { return victimTime(t, root, B[0].ID) >= 2 })
+		kgtest.Eventually(t, 10*time.Second, "B runs ≥ 2 s", func() bool { return csTime(t, root, B[0].ID) >= 2 })
 		A := start(3, "tmpl_a")
 		kgtest.Eventually(t, 10*time.Second, "A runs ≥ 1 s", func() bool {
-			return !slices.ContainsFunc(A, func(v *kgtest.Victim) bool { return victimTime(t, root, v.ID) < 1 })
+			return !slices.ContainsFunc(A, func(v *kgtest.Victim) bool { return csTime(t, root, v.ID) < 1 })
 		})
 		C := start(5, "tmpl_c")
 		D := start(2, "tmpl_d")
@@ -522,4 +522,27 @@ func consoleRunSnippet(t *testing.T, name, snippet string) {
 	if err != nil || !strings.Contains(string(out), `"TotalCount"`) || strings.Contains(string(out), `"Error"`) {
 		t.Errorf("the copied %s call: %v\n%s\n--- snippet\n%s", name, err, out, snippet)
 	}
+}
+
+// csLocked reports whether thread id waits on a user lock.
+func csLocked(t *testing.T, root *sql.DB, id uint64) bool {
+	t.Helper()
+	var state sql.NullString
+	if err := root.QueryRow("SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&state); err != nil {
+		return false
+	}
+	return strings.Contains(strings.ToLower(state.String), "lock")
+}
+
+// csTime returns the processlist TIME of a thread (-1 when gone).
+func csTime(t *testing.T, root *sql.DB, id uint64) int64 {
+	t.Helper()
+	var tm int64
+	switch err := root.QueryRow("SELECT TIME FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&tm); {
+	case err == sql.ErrNoRows:
+		return -1
+	case err != nil:
+		t.Fatal(err)
+	}
+	return tm
 }
