@@ -59,11 +59,10 @@ func consoleE2E(t *testing.T) string {
 		missing = append(missing, "playwright-core (make console-deps: npm ci in gateway/console/e2e)")
 	}
 	if len(missing) > 0 {
-		msg := "SKIPPING the console browser tests: missing " + strings.Join(missing, ", ")
 		if os.Getenv("CI") != "" {
-			t.Fatal("CI=true: " + msg)
+			t.Fatal("CI is set and the console browser tests cannot run: missing " + strings.Join(missing, ", "))
 		}
-		t.Skip(msg)
+		t.Skip("SKIPPING the console browser tests: missing " + strings.Join(missing, ", "))
 	}
 	return dir
 }
@@ -495,7 +494,7 @@ func TestConsoleJSUnit(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatal("CI=true: node is missing (apt-get install nodejs)")
+			t.Fatal("CI is set and the console JavaScript unit tests cannot run: node is missing (apt-get install nodejs)")
 		}
 		t.Skip("SKIPPING the console JavaScript unit tests: node is missing")
 	}
