@@ -7,7 +7,7 @@ CONFIG ?= docs/killgate.example.yaml
 # Tests share one MariaDB server: run packages one at a time.
 TESTFLAGS ?= -race -count=1 -p 1 -timeout 15m
 
-.PHONY: help build run test unit vet fmt tidy deps bench fuzz fuzz-corpus crash soak reliability clean scale-test
+.PHONY: help build run test unit vet fmt tidy deps bench fuzz fuzz-corpus crash soak reliability clean scale-test console-deps console-test console-screenshots console-check
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -16,15 +16,47 @@ build: ## build bin/killgate and bin/killgatectl
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/killgate ./cmd/killgate
 	@if [ -d cmd/killgatectl ]; then $(GO) build -ldflags '$(LDFLAGS)' -o bin/killgatectl ./cmd/killgatectl; fi
 
-run: build ## serve on 127.0.0.1:8080 with the example config (local MariaDB, SQLite store)
+run: build ## serve on 127.0.0.1:8080 with the example config (local MariaDB, SQLite store); prints the console address
+	@addr=$$(sed -nE 's/^listen:[[:space:]]*"?([^"[:space:]]+)"?.*/\1/p' $(CONFIG) | head -1); \
+	echo; echo "  killgate console: http://$${addr:-127.0.0.1:8080}/console/"; \
+	if grep -q AKIDkillgateDEMO $(CONFIG); then echo "  sign in with the demo key: AKIDkillgateDEMO / killgate-demo-secret-key"; fi; echo
 	bin/killgate -config $(CONFIG) -log-format console
 
 # The nested Huawei SDK module (gateway/huaweisdk) runs with -mod=readonly: its go.mod/go.sum are
 # complete and never rewritten by a test run, so go resolves no version; it only downloads exactly
 # the go.sum-pinned modules missing from the cache (once). `make tidy` keeps both modules in step.
-test: vet deps ## everything: unit + integration tests against the MariaDB on 127.0.0.1:3306 (CI=true: missing MariaDB/Redis fail, not skip)
+test: vet deps console-check ## everything: unit + integration tests against the MariaDB on 127.0.0.1:3306, console browser tests when Chromium is present (CI=true: a missing MariaDB, Redis or Chromium fails, not skips)
 	$(GO) test $(TESTFLAGS) ./...
 	cd gateway/huaweisdk && $(GO) test -mod=readonly $(TESTFLAGS) ./...
+	@$(MAKE) -s console-check
+
+# The console's browser tests (docs/console.md) need Debian's Chromium, node >= 20 and
+# playwright-core (make console-deps). Without them they are skipped, loudly; under CI=true
+# a missing piece fails.
+E2E := gateway/console/e2e
+CHROMIUM ?= /usr/bin/chromium
+console-check:
+	@if [ -x "$${KILLGATE_CHROMIUM:-$(CHROMIUM)}" ] && command -v node >/dev/null 2>&1 && [ -d $(E2E)/node_modules/playwright-core ]; then \
+	  echo "console: browser tests enabled (Chromium, node and playwright-core found)"; \
+	else \
+	  echo; echo "######################################################################"; \
+	  echo "## SKIPPING the console browser tests: Chromium ($${KILLGATE_CHROMIUM:-$(CHROMIUM)}), node or"; \
+	  echo "## $(E2E)/node_modules/playwright-core is missing."; \
+	  echo "## Install: apt-get install -y chromium && make console-deps  (or run .ci/run)"; \
+	  echo "######################################################################"; echo; \
+	  if [ -n "$$CI" ]; then echo "CI is set: the console browser tests must run"; exit 1; fi; \
+	fi
+
+console-deps: ## install the console browser tests' npm packages (playwright-core only; it never downloads a browser)
+	cd $(E2E) && npm ci --no-audit --no-fund
+
+console-test: ## the console's tests: handler, docs examples, JS units, and every page in headless Chromium against real MariaDB sessions
+	$(GO) test -race -count=1 -run 'TestConsole|TestHandler|TestBundleSize' -v ./gateway/console/ ./gateway/ 2>&1 | grep -vE '^\[mysql\]'
+
+console-screenshots: ## regenerate docs/console/*.png, the screenshots in docs/console.md, from the browser tests
+	rm -f docs/console/*.png
+	KILLGATE_CONSOLE_SHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run 'TestConsoleBrowser' ./gateway/
+	@ls docs/console/*.png
 
 scale-test: ## three replicas on a shared MySQL store + Redis: prints takeover time and fleet rate-limit figures (docs/scale-out.md)
 	set -o pipefail; $(GO) test -race -count=1 -run 'TestReplicas' -v ./cmd/killgate/ 2>&1 | grep -E 'replicas_test.go:|^(=== RUN|--- |PASS|FAIL|ok)'

@@ -129,6 +129,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.mountHuawei(e)
 	}
+	if err := s.mountConsole(e); err != nil { // web console (console.go)
+		return nil, err
+	}
 	for _, add := range cfg.Extra {
 		add(e)
 	}

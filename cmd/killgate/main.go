@@ -200,6 +200,7 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		zap.String("store", cfg.Store.Driver), zap.Int("instances", len(cfg.Instances)),
 		zap.String("replica", eng.ReplicaID()), zap.Bool("leases", cfg.Store.Driver == "mysql"),
 		zap.Bool("ratelimit_redis", cfg.RateLimit.Redis.Addr != ""))
+	log.Info("console: http://" + ln.Addr().String() + "/console/") // web console (docs/console.md)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
