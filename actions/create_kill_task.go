@@ -121,7 +121,6 @@ func (s *Service) CreateKillTask(ctx context.Context, r *CreateKillTaskRequest) 
 		Product:    inst.Product,
 		Filter:     buildFilter(r.Host, r.DB, r.Command, r.Info, r.Infos, r.User, r.Time),
 		Duration:   r.Duration,
-		CreatedAt:  s.now(),
 		Creator:    CallerFrom(ctx).ID,
 	}
 	switch err := s.eng.CreateTask(ctx, t); {

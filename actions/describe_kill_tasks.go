@@ -91,10 +91,10 @@ func (s *Service) DescribeKillTasks(ctx context.Context, r *DescribeKillTasksReq
 	if err != nil {
 		return nil, err
 	}
-	tasks, total, err := s.eng.Store().ListTasks(ctx, killtask.TaskQuery{
+	tasks, total, err := s.eng.ListTasks(ctx, killtask.TaskQuery{
 		InstanceID: r.InstanceId, InstanceIn: scope, TaskID: r.TaskId, Status: killtask.Status(r.Status),
 		Offset: int(r.Offset), Limit: pageLimit(r.Limit),
-	}, s.now())
+	})
 	if err != nil {
 		return nil, engineError(err, "Listing the kill tasks")
 	}

@@ -25,15 +25,15 @@ func intelligentService(t *testing.T) *Service {
 	if dsn == "" {
 		dsn = "root:@tcp(127.0.0.1:3306)/"
 	}
+	// Nothing on the shared server is ever in scope: these tests must not kill.
+	nothing := killtask.WithScope(func(*killtask.Process) bool { return false })
 	eng, err := killtask.NewEngine(killtask.DefaultConfig(), st, []killtask.InstanceConfig{
 		{ID: "single", Product: "mysql", DSN: dsn},
 		{ID: "multi", Product: "cynosdb", Nodes: []killtask.NodeConfig{{ID: "n1", DSN: dsn}, {ID: "n2", DSN: dsn}}},
-	}, zap.NewNop())
+	}, zap.NewNop(), nothing)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Nothing on the shared server is ever in scope: these tests must not kill.
-	eng.SetTestScope(func(*killtask.Process) bool { return false })
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = eng.Run(rctx) }()

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -22,14 +21,13 @@ import (
 type Service struct {
 	eng *killtask.Engine
 	log *zap.Logger
-	now func() time.Time
 
 	sqlExecTTL atomic.Int64 // KillMySqlThreads SqlExecId lifetime in ns; 0 = DefaultSqlExecTTL
 }
 
 // NewService builds the action service over an engine.
 func NewService(eng *killtask.Engine, log *zap.Logger) *Service {
-	return &Service{eng: eng, log: log, now: time.Now}
+	return &Service{eng: eng, log: log}
 }
 
 // Caller is the authenticated identity of a request and its scope.

@@ -80,7 +80,7 @@ func TestKillByFilter(t *testing.T) {
 			if _, err := eng.CancelTasks(ctx, "inst"); err != nil {
 				t.Fatal(err)
 			}
-			assertHistory(t, eng.Store(), tk.ID, kill)
+			assertHistory(t, eng.store, tk.ID, kill)
 			for _, s := range specs { // replace the dead
 				if slices.Contains(c.kill, s.name) {
 					vs[s.name].stop()
@@ -183,7 +183,7 @@ func TestEmptyFilterAndProtectedUsers(t *testing.T) {
 	waitPolls(t, eng.Engine, "inst", "inst", 3)
 	assertAlive(t, keep...)
 	// A manual kill of a protected session is refused and recorded as skipped.
-	res, err := eng.KillThreads(ctx, "inst", "", []uint64{keep[0].id}, true, true, SourceManual, "")
+	res, err := eng.Kill(ctx, KillRequest{Instance: "inst", Sessions: threads(keep[0].id), Match: MatchID, Record: true})
 	if err != nil || len(res) != 1 || res[0].Outcome != OutcomeSkipped || !strings.Contains(res[0].Error, ExclProtected) {
 		t.Fatalf("manual kill of protected: %+v %v", res, err)
 	}
@@ -200,7 +200,7 @@ func TestOwnConnectionsNeverKilled(t *testing.T) {
 	dsn := fmt.Sprintf("%s:%s@tcp(127.0.0.1:3306)/", fx.engUser, userPW)
 	eng := startEngine(t, testConfig(), newStore(t), []InstanceConfig{{ID: "inst", Product: "mysql", DSN: dsn}}, false)
 
-	mc, _ := prepareDSN(dsn)
+	mc, _ := parseDSN(dsn)
 	other, err := OpenDB(mc) // like a store or another instance on the same server
 	if err != nil {
 		t.Fatal(err)
@@ -260,11 +260,11 @@ func TestOwnConnectionsNeverKilled(t *testing.T) {
 			t.Fatalf("ProcessList shows own connection %+v", p)
 		}
 	}
-	res, err := eng.KillThreads(ctx, "inst", "inst", []uint64{otherID}, false, false, "", "")
+	res, err := eng.Kill(ctx, KillRequest{Instance: "inst", Node: "inst", Sessions: threads(otherID), Match: MatchID})
 	if err != nil || res[0].Outcome != OutcomeSkipped {
 		t.Fatalf("manual kill of own connection: %+v %v", res, err)
 	}
-	recs, _, _ := eng.Store().ListKillRecords(ctx, RecordQuery{TaskID: tk.ID, Limit: 100})
+	recs, _, _ := eng.store.ListKillRecords(ctx, RecordQuery{TaskID: tk.ID, Limit: 100})
 	for _, r := range recs {
 		if ownIDs[r.ThreadID] {
 			t.Fatalf("history shows a kill of an own connection: %+v", r)
@@ -332,10 +332,10 @@ func TestDurationExpiry(t *testing.T) {
 	}
 	waitGone(t, 3*time.Second, v1)
 	waitFor(t, 3*time.Second, func() bool {
-		got, err := eng.Store().GetTask(ctx, tk.ID)
+		got, err := eng.store.GetTask(ctx, tk.ID)
 		return err == nil && got.Status == StatusFinished
 	}, "task to finish")
-	got, _ := eng.Store().GetTask(ctx, tk.ID)
+	got, _ := eng.store.GetTask(ctx, tk.ID)
 	if !got.EndedAt.Equal(tk.ExpiresAt) || got.Kills != 1 {
 		t.Fatalf("finished task: EndedAt %v want %v, kills %d", got.EndedAt, tk.ExpiresAt, got.Kills)
 	}
@@ -471,16 +471,15 @@ func TestStalledKillsDoNotBlockOthers(t *testing.T) {
 		stalled[v.id] = true
 	}
 	st := newStore(t)
-	e, err := NewEngine(cfg, st, []InstanceConfig{rootInstance("inst")}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.scope = inScope
-	e.stallKill = func(id uint64) time.Duration {
+	stall := func(id uint64) time.Duration {
 		if stalled[id] {
 			return 2500 * time.Millisecond
 		}
 		return 0
+	}
+	e, err := NewEngine(cfg, st, []InstanceConfig{rootInstance("inst")}, testLogger(t), WithScope(inScope), WithKillDelay(stall))
+	if err != nil {
+		t.Fatal(err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	runDone := make(chan error, 1)
@@ -598,7 +597,7 @@ func TestCynosdbNodes(t *testing.T) {
 	assertAlive(t, keep)
 	var recs []KillRecord
 	waitFor(t, 2*time.Second, func() bool {
-		recs, _, _ = eng.Store().ListKillRecords(ctx, RecordQuery{InstanceID: "cynos-1"})
+		recs, _, _ = eng.store.ListKillRecords(ctx, RecordQuery{InstanceID: "cynos-1"})
 		return len(recs) == 1
 	}, "history row")
 	if recs[0].Product != "cynosdb" || recs[0].NodeID != "node-rw" || recs[0].TaskID != tk.ID {
@@ -608,7 +607,7 @@ func TestCynosdbNodes(t *testing.T) {
 	if h := infos[0].Health; !h["node-rw"].OK || h["node-ro"].OK {
 		t.Fatalf("health: %+v", h)
 	}
-	got, _ := eng.Store().GetTask(ctx, tk.ID)
+	got, _ := eng.store.GetTask(ctx, tk.ID)
 	if got.Product != "cynosdb" {
 		t.Fatalf("task product %q", got.Product)
 	}
@@ -686,7 +685,7 @@ func TestManualKills(t *testing.T) {
 	b := startVictim(t, lk, victimSpec{name: "b", user: fx.users[1], mode: "idle", db: fx.dbs[1]})
 	c := startVictim(t, lk, victimSpec{name: "c", user: fx.users[2], mode: "idle"})
 	const absent = uint64(1) << 40
-	res, err := eng.KillThreads(ctx, "inst", "", []uint64{a.id, absent, c.id}, true, true, SourceManual, "")
+	res, err := eng.Kill(ctx, KillRequest{Instance: "inst", Sessions: threads(a.id, absent, c.id), Match: MatchID, Record: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -698,14 +697,25 @@ func TestManualKills(t *testing.T) {
 	}
 	waitGone(t, 2*time.Second, a)
 	assertAlive(t, b, c)
-	recs, _, _ := eng.Store().ListKillRecords(ctx, RecordQuery{Source: SourceManual})
+	recs, _, _ := eng.store.ListKillRecords(ctx, RecordQuery{Source: SourceManual})
 	if len(recs) != 3 {
 		t.Fatalf("%d manual records", len(recs))
 	}
-	// Without recheck, an absent id still gets its KILL: 1094 → gone.
-	res, _ = eng.KillThreads(ctx, "inst", "", []uint64{absent}, false, false, "", "")
+	// Unrecorded, an absent id is still gone (never killed unseen), and
+	// nothing is written.
+	res, _ = eng.Kill(ctx, KillRequest{Instance: "inst", Sessions: threads(absent), Match: MatchID})
 	if res[0].Outcome != OutcomeGone {
-		t.Fatalf("no recheck: %+v", res[0])
+		t.Fatalf("unrecorded: %+v", res[0])
+	}
+	if _, n, _ := eng.store.ListKillRecords(ctx, RecordQuery{Source: SourceManual}); n != 3 {
+		t.Fatalf("an unrecorded kill wrote history: %d manual records", n)
+	}
+	// A request needs a match rule and a configured instance.
+	if _, err := eng.Kill(ctx, KillRequest{Instance: "inst", Sessions: threads(absent)}); err == nil {
+		t.Fatal("kill request without a match rule accepted")
+	}
+	if _, err := eng.Kill(ctx, KillRequest{Instance: "nope", Sessions: threads(absent), Match: MatchID}); !isErr(err, ErrUnknownInstance) {
+		t.Fatalf("unknown instance: %v", err)
 	}
 
 	// Intelligent kill: the same session is killed, a changed one is not.
@@ -724,7 +734,8 @@ func TestManualKills(t *testing.T) {
 	}
 	d := startVictim(t, lk, victimSpec{name: "d", user: fx.users[0], mode: "lock"})
 	changed := Process{ID: d.id, User: fx.users[0], Host: "127.0.0.1:1", Info: "SELECT 1"}
-	res, err = eng.KillProcesses(ctx, "inst", "inst", []Process{pb, changed, {ID: absent, User: "x"}}, "", "itask-1")
+	res, err = eng.Kill(ctx, KillRequest{Instance: "inst", Node: "inst", Sessions: []Process{pb, changed, {ID: absent, User: "x"}},
+		Match: MatchStatement, Record: true, Source: SourceIntelligent, Ref: "itask-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -736,10 +747,42 @@ func TestManualKills(t *testing.T) {
 	}
 	waitGone(t, 2*time.Second, b)
 	assertAlive(t, d)
-	recs, _, _ = eng.Store().ListKillRecords(ctx, RecordQuery{Source: SourceIntelligent, TaskID: "itask-1"})
+	recs, _, _ = eng.store.ListKillRecords(ctx, RecordQuery{Source: SourceIntelligent, TaskID: "itask-1"})
 	if len(recs) != 3 {
 		t.Fatalf("%d intelligent records", len(recs))
 	}
+
+	// The same connection running another statement: MatchStatement
+	// refuses it, MatchConnection kills it.
+	pd := sessionOf(t, eng.Engine, d.id)
+	other := pd
+	other.Info = "SELECT 'another statement'"
+	res, err = eng.Kill(ctx, KillRequest{Instance: "inst", Sessions: []Process{other}, Match: MatchStatement})
+	if err != nil || res[0].Outcome != OutcomeChanged {
+		t.Fatalf("statement changed, MatchStatement: %+v %v", res, err)
+	}
+	assertAlive(t, d)
+	res, err = eng.Kill(ctx, KillRequest{Instance: "inst", Sessions: []Process{other}, Match: MatchConnection})
+	if err != nil || res[0].Outcome != OutcomeKilled {
+		t.Fatalf("statement changed, MatchConnection: %+v %v", res, err)
+	}
+	waitGone(t, 2*time.Second, d)
+}
+
+// sessionOf returns the processlist row of thread id on the engine's "inst".
+func sessionOf(t *testing.T, e *Engine, id uint64) Process {
+	t.Helper()
+	ps, err := e.ProcessList(context.Background(), "inst", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.ID == id {
+			return p
+		}
+	}
+	t.Fatalf("thread %d not in the processlist", id)
+	return Process{}
 }
 
 func TestNewEngineValidation(t *testing.T) {
@@ -806,11 +849,10 @@ func TestOnePollPerIntervalForAllTasks(t *testing.T) {
 	needDB(t)
 	ctx := context.Background()
 	cfg := testConfig()
-	e, err := NewEngine(cfg, newStore(t), []InstanceConfig{rootInstance("inst")}, testLogger(t))
+	e, err := NewEngine(cfg, newStore(t), []InstanceConfig{rootInstance("inst")}, testLogger(t), WithScope(inScope))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.scope = inScope
 	obs := &countingObserver{}
 	e.SetObserver(obs)
 	rctx, cancel := context.WithCancel(ctx)

@@ -221,7 +221,7 @@ func TestLegacyOversizedTaskEnforced(t *testing.T) {
 	waitGone(t, 5*time.Second, v)
 	waitPolls(t, eng.Engine, "inst", "inst", 3)
 	assertAlive(t, keep)
-	assertHistory(t, eng.Store(), tk.ID, []*victim{v})
+	assertHistory(t, eng.store, tk.ID, []*victim{v})
 }
 
 // TestRetentionTasks: the history retention (max age, max rows) applies to

@@ -165,11 +165,10 @@ func leaseEngines(t *testing.T, st *Store, n, nodes int, ttl time.Duration) []*E
 		cfg := testConfig()
 		cfg.LeaseTTL = ttl
 		cfg.ReplicaID = fmt.Sprintf("r%d", i+1)
-		e, err := NewEngine(cfg, st, insts, testLogger(t))
+		e, err := NewEngine(cfg, st, insts, testLogger(t), WithScope(inScope))
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.scope = inScope
 		t.Cleanup(func() {
 			for _, inst := range e.order {
 				for _, nd := range inst.nodes {
@@ -364,11 +363,10 @@ func TestLeaseCancelElsewhere(t *testing.T) {
 	ctx := context.Background()
 	cfg := testConfig()
 	cfg.LeaseTTL = time.Second
-	e, err := NewEngine(cfg, st, []InstanceConfig{rootInstance("cx-i")}, testLogger(t))
+	e, err := NewEngine(cfg, st, []InstanceConfig{rootInstance("cx-i")}, testLogger(t), WithScope(inScope))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.scope = inScope
 	go e.hist.run()
 	n := e.instances["cx-i"].nodes[0]
 	t.Cleanup(func() {
