@@ -76,7 +76,7 @@ func TestKillMySqlThreadsValidate(t *testing.T) {
 	tests := []struct {
 		name string
 		r    KillMySqlThreadsRequest
-		code string
+		code Code
 		ids  []int64
 	}{
 		{"prepare", KillMySqlThreadsRequest{Stage: "Prepare", Threads: []int64{5, 3, 5}}, "", []int64{5, 3}},
@@ -168,7 +168,7 @@ func TestRequestsValidate(t *testing.T) {
 	tests := []struct {
 		name string
 		v    Validator
-		code string
+		code Code
 	}{
 		{"tasks ok", &DescribeKillTasksRequest{Status: "Running", Limit: lim(100)}, ""},
 		{"tasks bad status", &DescribeKillTasksRequest{Status: "running"}, InvalidParameterValue},

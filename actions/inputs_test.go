@@ -23,7 +23,7 @@ func TestNumberSyntax(t *testing.T) {
 		name  string
 		field string
 		value any
-		code  string
+		code  Code
 	}{
 		{"int string", "I", "20", ""},
 		{"int string blanks", "I", " 20 ", ""},
@@ -125,7 +125,7 @@ func jsonMarshalNoHTML(v any) ([]byte, error) {
 func TestHostFilterIPv6(t *testing.T) {
 	tests := []struct {
 		host string
-		code string
+		code Code
 		want string // stored Host when accepted
 	}{
 		{"2001:db8::8a2e:370", "", "2001:db8::8a2e:370"},

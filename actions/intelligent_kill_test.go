@@ -46,7 +46,7 @@ func TestIntelligentNodeResolution(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		inst, node string
-		code       string
+		code       Code
 		cause      error
 	}{
 		{"single", "single", "", nil},
