@@ -184,14 +184,16 @@ func TestRequestsValidate(t *testing.T) {
 		{"process limit big", &DescribeMySqlProcessListRequest{Limit: ulim(10001)}, InvalidParameterValue},
 		{"process bad dimension", &DescribeMySqlProcessListRequest{StatDimensions: []StatDimension{{Dimension: "User"}}}, InvalidParameterValue},
 		{"process bad data", &DescribeMySqlProcessListRequest{StatDimensions: []StatDimension{{Dimension: "SqlTag", Data: []string{"p="}}}}, InvalidParameterValue},
-		{"preview info+infos", &PreviewKillTaskRequest{Info: "a", Infos: []string{"b"}}, InvalidParameterValue},
-		{"preview host port", &PreviewKillTaskRequest{Host: "1.2.3.4:5"}, InvalidParameterValue},
+		{"preview info+infos", &PreviewKillTaskRequest{TaskFilter: TaskFilter{Info: "a", Infos: []string{"b"}}}, InvalidParameterValue},
+		{"preview host port", &PreviewKillTaskRequest{TaskFilter: TaskFilter{Host: "1.2.3.4:5"}}, InvalidParameterValue},
 		{"diag ok", &DescribeDiagDBInstancesRequest{Product: "mariadb"}, ""},
 		{"diag bad product", &DescribeDiagDBInstancesRequest{Product: "redis"}, InvalidParameterValue},
 	}
 	for _, tt := range tests {
-		if got := CodeOf(tt.v.Validate()); got != tt.code {
-			t.Errorf("%s: code %q, want %q", tt.name, got, tt.code)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := CodeOf(tt.v.Validate()); got != tt.code {
+				t.Errorf("code %q, want %q", got, tt.code)
+			}
+		})
 	}
 }

@@ -1,7 +1,3 @@
-// Package actions is killgate's API surface: one file per action, each a plain
-// func(ctx, *Req) (*Resp, error), registered in registry.go. It knows nothing
-// of HTTP; the gateway decodes the wire into a generic map, and this package
-// turns it into typed requests and errors with Tencent API 3.0 codes.
 package actions
 
 import (

@@ -1,0 +1,124 @@
+package actions
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Numbers on the wire: JSON numbers, or strings holding one (flattened
+// query and form input has nothing else).
+
+// numberText returns the text of a number given as a JSON number or as a
+// string. A string must hold a JSON number (optional minus, decimal digits
+// without leading zeros, optional fraction and exponent), surrounding blanks
+// aside: Go literal forms that strconv would also take ("0x10", "0x1p4",
+// "1_0", "+5", ".5", "Inf") are not numbers on this API.
+func numberText(raw any) (string, bool) {
+	switch n := raw.(type) {
+	case json.Number:
+		return string(n), true
+	case string:
+		s := strings.TrimSpace(n)
+		return s, isJSONNumber(s)
+	}
+	return "", false
+}
+
+// isJSONNumber reports whether s is a number in JSON syntax (RFC 8259 §6).
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+func toInt(raw any, path string) (int64, error) {
+	s, ok := numberText(raw)
+	if !ok {
+		return 0, typeError(path, "integer")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err == nil {
+		return n, nil
+	}
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, E(InvalidParameterValue, "Parameter `%s` is out of the 64-bit integer range.", path)
+	}
+	// 5.0 or 1e3 are integers written as floats: accept exact ones.
+	if f, ferr := strconv.ParseFloat(s, 64); ferr == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int64(f), nil
+	}
+	return 0, typeError(path, "integer")
+}
+
+func toUint(raw any, path string) (uint64, error) {
+	s, ok := numberText(raw)
+	if !ok {
+		return 0, typeError(path, "integer")
+	}
+	if strings.HasPrefix(s, "-") {
+		if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return 0, E(InvalidParameterValue, "Parameter `%s` must not be negative.", path)
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err == nil {
+		return n, nil
+	}
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, E(InvalidParameterValue, "Parameter `%s` is out of the 64-bit integer range.", path)
+	}
+	if f, ferr := strconv.ParseFloat(s, 64); ferr == nil && f >= 0 && f == math.Trunc(f) && f < 1<<53 {
+		return uint64(f), nil
+	}
+	return 0, typeError(path, "integer")
+}
+
+func toFloat(raw any, path string) (float64, error) {
+	s, ok := numberText(raw)
+	if !ok {
+		return 0, typeError(path, "number")
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, typeError(path, "number")
+	}
+	return f, nil
+}
