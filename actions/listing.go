@@ -82,7 +82,7 @@ type rowSizer struct {
 
 func newRowSizer(zero any) rowSizer {
 	b, _ := json.Marshal(zero)
-	base := len(b) + 1 // the comma between rows
+	base := len(b) + 1                                              // the comma between rows
 	for _, f := range reflect.VisibleFields(reflect.TypeOf(zero)) { // embedded structs' fields too
 		if f.Anonymous {
 			continue
