@@ -82,8 +82,9 @@ type rowSizer struct {
 
 func newRowSizer(zero any) rowSizer {
 	b, _ := json.Marshal(zero)
-	base := len(b) + 1                                              // the comma between rows
-	for _, f := range reflect.VisibleFields(reflect.TypeOf(zero)) { // embedded structs' fields too
+	base := len(b) + 1 // the comma between rows
+	// VisibleFields: the fields of embedded structs (TaskFilter) count too.
+	for _, f := range reflect.VisibleFields(reflect.TypeOf(zero)) {
 		if f.Anonymous {
 			continue
 		}
