@@ -3,6 +3,7 @@ package actions
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,21 +79,25 @@ func TestListingHelpers(t *testing.T) {
 		{"over", strings.Repeat("x", ListTextMax+1), strings.Repeat("x", ListTextMax) + "…[truncated, 4097 bytes]"},
 		{"multibyte boundary", "x" + long, "x" + strings.Repeat("é", ListTextMax/2-1) + "…[truncated, 8193 bytes]"},
 	} {
-		if got := cutText(tt.in); got != tt.want {
-			t.Errorf("%s: cutText = %q… (%d bytes), want %d bytes", tt.name, got[:min(len(got), 20)], len(got), len(tt.want))
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cutText(tt.in); got != tt.want {
+				t.Errorf("cutText = %q… (%d bytes), want %d bytes", got[:min(len(got), 20)], len(got), len(tt.want))
+			}
+		})
 	}
 	if got := cutTextOf(strings.Repeat("x", ListTextMax+1), 1<<20); got != strings.Repeat("x", ListTextMax)+"…[truncated, 1048576 bytes]" {
 		t.Errorf("cutTextOf with a longer full text: %q", got[ListTextMax:])
 	}
 	for _, s := range []string{"", "plain", "quote\" back\\slash", "ctl\x00\x01\n\t\x1f", "bad\xff\xfe utf8", "sep\u2028\u2029", "é✓🙂", "<html>&"} {
-		b, err := jsonMarshalNoHTML(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := jsonStringLen(s); n < len(b) {
-			t.Errorf("jsonStringLen(%q) = %d < encoded %d (%s)", s, n, len(b), b)
-		}
+		t.Run(fmt.Sprintf("jsonStringLen/%q", s), func(t *testing.T) {
+			b, err := jsonMarshalNoHTML(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := jsonStringLen(s); n < len(b) {
+				t.Errorf("jsonStringLen(%q) = %d < encoded %d (%s)", s, n, len(b), b)
+			}
+		})
 	}
 	ps := make([]killtask.Process, 3000)
 	for i := range ps {
@@ -177,13 +182,15 @@ func TestHostFilterIPv6(t *testing.T) {
 		{"[2001:db8::8a2e:370]:1", false},
 		{"2001:db8::8a2e", false},
 	} {
-		r := &DescribeMySqlProcessListRequest{InstanceId: "i", Host: tt.host}
-		if err := r.Validate(); err != nil {
-			t.Fatalf("DescribeMySqlProcessList Host %q: %v", tt.host, err)
-		}
-		if got := (&processFilter{host: tt.host}).match(&p); got != tt.want {
-			t.Errorf("processlist Host %q on %q: match %v, want %v", tt.host, p.Host, got, tt.want)
-		}
+		t.Run("processlist/"+tt.host, func(t *testing.T) {
+			r := &DescribeMySqlProcessListRequest{InstanceId: "i", Host: tt.host}
+			if err := r.Validate(); err != nil {
+				t.Fatalf("DescribeMySqlProcessList Host %q: %v", tt.host, err)
+			}
+			if got := (&processFilter{host: tt.host}).match(&p); got != tt.want {
+				t.Errorf("processlist Host %q on %q: match %v, want %v", tt.host, p.Host, got, tt.want)
+			}
+		})
 	}
 }
 

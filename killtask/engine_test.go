@@ -787,21 +787,25 @@ func sessionOf(t *testing.T, e *Engine, id uint64) Process {
 
 func TestNewEngineValidation(t *testing.T) {
 	st := newStore(t)
-	bad := [][]InstanceConfig{
-		{{ID: "", DSN: rootDSN}},
-		{{ID: "a", DSN: rootDSN}, {ID: "a", DSN: rootDSN}},
-		{{ID: "a"}},
-		{{ID: "a", DSN: rootDSN, Nodes: []NodeConfig{{ID: "n", DSN: rootDSN}}}},
-		{{ID: "a", Nodes: []NodeConfig{{ID: "n", DSN: rootDSN}, {ID: "n", DSN: rootDSN}}}},
-		{{ID: "a", DSN: "u:hunter2@tcp(127.0.0.1:3306)/?badparam=%zz"}},
-	}
-	for i, insts := range bad {
-		_, err := NewEngine(Config{}, st, insts, nil)
-		if err == nil {
-			t.Errorf("case %d: no error", i)
-		} else if strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("case %d: error leaks the password: %v", i, err)
-		}
+	for _, tt := range []struct {
+		name  string
+		insts []InstanceConfig
+	}{
+		{"no-id", []InstanceConfig{{ID: "", DSN: rootDSN}}},
+		{"id-twice", []InstanceConfig{{ID: "a", DSN: rootDSN}, {ID: "a", DSN: rootDSN}}},
+		{"no-dsn-no-nodes", []InstanceConfig{{ID: "a"}}},
+		{"dsn-and-nodes", []InstanceConfig{{ID: "a", DSN: rootDSN, Nodes: []NodeConfig{{ID: "n", DSN: rootDSN}}}}},
+		{"node-id-twice", []InstanceConfig{{ID: "a", Nodes: []NodeConfig{{ID: "n", DSN: rootDSN}, {ID: "n", DSN: rootDSN}}}}},
+		{"bad-dsn-password-not-echoed", []InstanceConfig{{ID: "a", DSN: "u:hunter2@tcp(127.0.0.1:3306)/?badparam=%zz"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewEngine(Config{}, st, tt.insts, nil)
+			if err == nil {
+				t.Error("no error")
+			} else if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
 	}
 	e, err := NewEngine(Config{}, st, []InstanceConfig{rootInstance("a")}, nil)
 	if err != nil {

@@ -306,9 +306,11 @@ func TestRetentionTasks(t *testing.T) {
 			{"intelligent, 2 h ago, within max_rows", "intelligent_tasks", intRecent[3], true},
 			{"intelligent, 1 h ago, within max_rows", "intelligent_tasks", intRecent[4], true},
 		} {
-			if got := exists(c.table, c.id); got != c.keep {
-				t.Errorf("%s: kept = %v, want %v", c.name, got, c.keep)
-			}
+			t.Run(c.name, func(t *testing.T) {
+				if got := exists(c.table, c.id); got != c.keep {
+					t.Errorf("kept = %v, want %v", got, c.keep)
+				}
+			})
 		}
 	})
 }
