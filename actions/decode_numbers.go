@@ -30,6 +30,13 @@ func numberText(raw any) (string, bool) {
 // isJSONNumber reports whether s is a number in JSON syntax (RFC 8259 §6).
 func isJSONNumber(s string) bool {
 	i := 0
+	digits := func() int { // skips decimal digits, returns how many
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
 	if i < len(s) && s[i] == '-' {
 		i++
 	}
@@ -37,19 +44,13 @@ func isJSONNumber(s string) bool {
 	case i < len(s) && s[i] == '0':
 		i++
 	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
+		digits()
 	default:
 		return false
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == start {
+		if digits() == 0 {
 			return false
 		}
 	}
@@ -58,55 +59,42 @@ func isJSONNumber(s string) bool {
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == start {
+		if digits() == 0 {
 			return false
 		}
 	}
 	return i == len(s)
 }
 
-func toInt(raw any, path string) (int64, error) {
-	s, ok := numberText(raw)
-	if !ok {
-		return 0, typeError(path, "integer")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err == nil {
-		return n, nil
-	}
-	if errors.Is(err, strconv.ErrRange) {
-		return 0, E(InvalidParameterValue, "Parameter `%s` is out of the 64-bit integer range.", path)
-	}
-	// 5.0 or 1e3 are integers written as floats: accept exact ones.
-	if f, ferr := strconv.ParseFloat(s, 64); ferr == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-		return int64(f), nil
-	}
-	return 0, typeError(path, "integer")
-}
+func toInt(raw any, path string) (int64, error) { return toInteger(raw, path, strconv.ParseInt) }
 
 func toUint(raw any, path string) (uint64, error) {
-	s, ok := numberText(raw)
-	if !ok {
-		return 0, typeError(path, "integer")
-	}
-	if strings.HasPrefix(s, "-") {
+	if s, ok := numberText(raw); ok && strings.HasPrefix(s, "-") {
 		if _, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return 0, E(InvalidParameterValue, "Parameter `%s` must not be negative.", path)
 		}
 	}
-	n, err := strconv.ParseUint(s, 10, 64)
+	return toInteger(raw, path, strconv.ParseUint)
+}
+
+// toInteger reads a 64-bit integer with parse (strconv.ParseInt or
+// ParseUint). An integer written as a float (5.0, 1e3) is accepted when it
+// is exact (below 2^53) and, for an unsigned T, not negative.
+func toInteger[T int64 | uint64](raw any, path string, parse func(string, int, int) (T, error)) (T, error) {
+	s, ok := numberText(raw)
+	if !ok {
+		return 0, typeError(path, "integer")
+	}
+	n, err := parse(s, 10, 64)
 	if err == nil {
 		return n, nil
 	}
 	if errors.Is(err, strconv.ErrRange) {
 		return 0, E(InvalidParameterValue, "Parameter `%s` is out of the 64-bit integer range.", path)
 	}
-	if f, ferr := strconv.ParseFloat(s, 64); ferr == nil && f >= 0 && f == math.Trunc(f) && f < 1<<53 {
-		return uint64(f), nil
+	signed := ^T(0) < 0
+	if f, ferr := strconv.ParseFloat(s, 64); ferr == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 && (signed || f >= 0) {
+		return T(f), nil
 	}
 	return 0, typeError(path, "integer")
 }

@@ -37,14 +37,10 @@ func (n *node) startKill(ctx context.Context, p Process, server string, seen tim
 			return false
 		}
 	}
-	n.inflightMu.Lock()
-	if _, dup := n.inflight[p.ID]; dup {
-		n.inflightMu.Unlock()
+	if !n.claim(p.ID) {
 		<-n.sem
 		return true
 	}
-	n.inflight[p.ID] = struct{}{}
-	n.inflightMu.Unlock()
 	kctx := context.WithoutCancel(ctx) // a started KILL finishes (bounded by KillTimeout) even on stop
 	var sendBy time.Time               // shared store: the batch's confirm window (see tick)
 	if dl, ok := ctx.Deadline(); ok && n.e.leases != nil {
@@ -52,15 +48,31 @@ func (n *node) startKill(ctx context.Context, p Process, server string, seen tim
 	}
 	slot := n.hedge()
 	n.e.kills.Go(func() {
-		defer func() {
-			slot.done()
-			n.inflightMu.Lock()
-			delete(n.inflight, p.ID)
-			n.inflightMu.Unlock()
-		}()
+		defer n.finish(slot, p.ID)
 		n.killForTask(kctx, p, server, sendBy, seen)
 	})
 	return true
+}
+
+// claim marks a KILL of id in flight and reports true, or false when one
+// already is: one KILL per thread id at a time, whoever asks (a task's
+// kill, a manual or an intelligent one, a duplicate id in one request).
+func (n *node) claim(id uint64) bool {
+	n.inflightMu.Lock()
+	defer n.inflightMu.Unlock()
+	if _, busy := n.inflight[id]; busy {
+		return false
+	}
+	n.inflight[id] = struct{}{}
+	return true
+}
+
+// finish ends a claimed KILL: its slot and its in-flight mark go back.
+func (n *node) finish(slot *killSlot, id uint64) {
+	slot.done()
+	n.inflightMu.Lock()
+	delete(n.inflight, id)
+	n.inflightMu.Unlock()
 }
 
 // killSlot is one acquired kill slot whose KILL is running.

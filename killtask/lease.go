@@ -77,22 +77,10 @@ func newLeaser(e *Engine) *leaser {
 	return l
 }
 
-// run does a round at once and every l.every until ctx ends; then it gives
-// back the leases still held (the caller has stopped the pollers and waited
-// for their kills) and removes the heartbeat, so that a graceful restart
-// hands over at once.
-func (l *leaser) run(ctx context.Context) {
-	t := time.NewTicker(l.every)
-	defer t.Stop()
-	for {
-		l.round(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+// run does a round at once and every l.every until ctx ends. Engine.Run
+// then calls releaseAll, once the pollers have stopped and their kills
+// returned, so that a graceful restart hands over at once.
+func (l *leaser) run(ctx context.Context) { every(ctx, l.every, l.round) }
 
 // releaseAll gives every held lease back (graceful stop).
 func (l *leaser) releaseAll() {

@@ -156,15 +156,7 @@ func (n *node) killMany(ctx context.Context, want []Process, m Match) ([]KillRes
 			res[i] = KillResult{Process: p, Outcome: OutcomeFailed, Error: ctx.Err().Error()}
 			continue
 		}
-		// One KILL per thread id at a time, whoever asks (a task's kill, a
-		// manual or an intelligent one, or a duplicate id in one request).
-		n.inflightMu.Lock()
-		_, busy := n.inflight[p.ID]
-		if !busy {
-			n.inflight[p.ID] = struct{}{}
-		}
-		n.inflightMu.Unlock()
-		if busy {
+		if !n.claim(p.ID) {
 			<-n.sem
 			res[i] = KillResult{Process: p, Outcome: OutcomeSkipped, Error: "not killed here: a KILL for this thread is already in flight"}
 			continue
@@ -173,10 +165,7 @@ func (n *node) killMany(ctx context.Context, want []Process, m Match) ([]KillRes
 		slot := n.hedge()
 		go func() {
 			defer func() {
-				slot.done()
-				n.inflightMu.Lock()
-				delete(n.inflight, p.ID)
-				n.inflightMu.Unlock()
+				n.finish(slot, p.ID)
 				done <- struct{}{}
 			}()
 			err := n.execKill(ctx, p.ID, server, nil)

@@ -12,16 +12,7 @@ func (e *Engine) pruneLoop(ctx context.Context) {
 	if e.cfg.HistoryMaxAge <= 0 && e.cfg.HistoryMaxRows <= 0 {
 		return
 	}
-	t := time.NewTicker(pruneEvery)
-	defer t.Stop()
-	for {
-		e.prune(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	every(ctx, pruneEvery, e.prune)
 }
 
 // prune applies the history retention (HistoryMaxAge, HistoryMaxRows) to

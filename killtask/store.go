@@ -208,12 +208,82 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return nil
 }
 
-// whereIn joins conditions with AND and expands IN (?) lists.
-func whereIn(where []string, args []any) (string, []any, error) {
-	if len(where) == 0 {
-		return "", args, nil
+// Query helpers shared by the listings and the retention.
+
+// conds collects the AND-ed conditions of a listing and their arguments.
+type conds struct {
+	where []string
+	args  []any
+}
+
+// add appends cond and its argument when on.
+func (c *conds) add(on bool, cond string, arg any) {
+	if on {
+		c.where, c.args = append(c.where, cond), append(c.args, arg)
 	}
-	return sqlx.In(" WHERE "+strings.Join(where, " AND "), args...)
+}
+
+// scope adds a listing's instance restriction: in (a caller's scope: nil is
+// no restriction, the caller checks an empty one) and one instance id.
+func (c *conds) scope(in []string, instanceID string) {
+	c.add(in != nil, "instance_id IN (?)", in)
+	c.add(instanceID != "", "instance_id = ?", instanceID)
+}
+
+// count returns the WHERE clause of c (IN lists expanded), its arguments
+// and the number of rows of table it selects.
+func (s *Store) count(ctx context.Context, table string, c conds) (cond string, args []any, total int64, err error) {
+	cond, args = "", c.args
+	if len(c.where) > 0 {
+		if cond, args, err = sqlx.In(" WHERE "+strings.Join(c.where, " AND "), c.args...); err != nil {
+			return "", nil, 0, err
+		}
+	}
+	err = s.db.GetContext(ctx, &total, `SELECT COUNT(*) FROM `+table+cond, args...)
+	return cond, args, total, err
+}
+
+// limitOr is a page size: limit, or def when limit is not positive.
+func limitOr(limit, def int) int {
+	if limit <= 0 {
+		return def
+	}
+	return limit
+}
+
+// get reads one row into dst; no row is ErrNotFound.
+func (s *Store) get(ctx context.Context, dst any, q string, args ...any) error {
+	err := s.db.GetContext(ctx, dst, q, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// exec runs a statement and returns the rows it changed.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// pruneBeyond deletes, among the rows of table that match cond, all but
+// the keep newest by (col, id), and returns how many it deleted.
+func (s *Store) pruneBeyond(ctx context.Context, table, cond, col string, keep int64) (int64, error) {
+	var last []struct {
+		At int64  `db:"at"`
+		ID string `db:"id"`
+	}
+	// The newest row beyond the kept ones; it and everything older go.
+	if err := s.db.SelectContext(ctx, &last, `SELECT `+col+` AS at, id FROM `+table+` WHERE `+cond+` ORDER BY `+col+` DESC, id DESC LIMIT 1 OFFSET ?`, keep); err != nil {
+		return 0, err
+	}
+	if len(last) == 0 {
+		return 0, nil
+	}
+	return s.exec(ctx, `DELETE FROM `+table+` WHERE `+cond+` AND (`+col+` < ? OR (`+col+` = ? AND id <= ?))`, last[0].At, last[0].At, last[0].ID)
 }
 
 // byteLen is the SQL for the length in bytes of a text column.

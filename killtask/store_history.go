@@ -85,37 +85,15 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 	if q.InstanceIn != nil && len(q.InstanceIn) == 0 {
 		return []KillRecord{}, 0, nil
 	}
-	var where []string
-	var args []any
-	if q.InstanceIn != nil {
-		where, args = append(where, "instance_id IN (?)"), append(args, q.InstanceIn)
-	}
-	if q.InstanceID != "" {
-		where, args = append(where, "instance_id = ?"), append(args, q.InstanceID)
-	}
-	if q.TaskID != "" {
-		where, args = append(where, "task_id = ?"), append(args, q.TaskID)
-	}
-	if q.Source != "" {
-		where, args = append(where, "source = ?"), append(args, q.Source)
-	}
-	if !q.Since.IsZero() {
-		where, args = append(where, "killed_ms >= ?"), append(args, ms(q.Since))
-	}
-	if !q.Until.IsZero() {
-		where, args = append(where, "killed_ms < ?"), append(args, ms(q.Until))
-	}
-	cond, args, err := whereIn(where, args)
+	var c conds
+	c.scope(q.InstanceIn, q.InstanceID)
+	c.add(q.TaskID != "", "task_id = ?", q.TaskID)
+	c.add(q.Source != "", "source = ?", q.Source)
+	c.add(!q.Since.IsZero(), "killed_ms >= ?", ms(q.Since))
+	c.add(!q.Until.IsZero(), "killed_ms < ?", ms(q.Until))
+	cond, args, total, err := s.count(ctx, "kill_records", c)
 	if err != nil {
 		return nil, 0, err
-	}
-	var total int64
-	if err := s.db.GetContext(ctx, &total, `SELECT COUNT(*) FROM kill_records`+cond, args...); err != nil {
-		return nil, 0, err
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 20
 	}
 	info, infoLen := "info", "0"
 	if q.MaxInfo > 0 {
@@ -125,7 +103,7 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 	}
 	cols := `id, source, task_id, instance_id, node_id, product, thread_id, user_name, host, db, command, time_s, state, ` +
 		info + `, outcome, error, killed_ms, replica, ` + infoLen
-	rows, err := s.db.QueryxContext(ctx, `SELECT `+cols+` FROM kill_records`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...)
+	rows, err := s.db.QueryxContext(ctx, `SELECT `+cols+` FROM kill_records`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limitOr(q.Limit, 20), q.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -153,24 +131,24 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 func (s *Store) PruneHistory(ctx context.Context, cutoff time.Time, maxRows int64) (int64, error) {
 	var n int64
 	if !cutoff.IsZero() {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM kill_records WHERE killed_ms < ?`, ms(cutoff))
+		d, err := s.exec(ctx, `DELETE FROM kill_records WHERE killed_ms < ?`, ms(cutoff))
 		if err != nil {
 			return n, err
 		}
-		d, _ := res.RowsAffected()
 		n += d
 	}
 	if maxRows > 0 {
+		// Ids only grow: the newest row beyond the kept ones and every
+		// older one go.
 		var ids []int64
 		if err := s.db.SelectContext(ctx, &ids, `SELECT id FROM kill_records ORDER BY id DESC LIMIT 1 OFFSET ?`, maxRows); err != nil {
 			return n, err
 		}
 		if len(ids) == 1 {
-			res, err := s.db.ExecContext(ctx, `DELETE FROM kill_records WHERE id <= ?`, ids[0])
+			d, err := s.exec(ctx, `DELETE FROM kill_records WHERE id <= ?`, ids[0])
 			if err != nil {
 				return n, err
 			}
-			d, _ := res.RowsAffected()
 			n += d
 		}
 	}

@@ -2,9 +2,7 @@ package killtask
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -68,9 +66,9 @@ func (s *Store) TakePreparedKill(ctx context.Context, id, instanceID string, now
 		CommittedMS int64  `db:"committed_ms"`
 		Creator     string `db:"creator"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT id, instance_id, product, threads_json, created_ms, expires_ms, committed_ms, creator FROM sql_execs WHERE id = ?`, id)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && row.InstanceID != instanceID) {
-		return PreparedKill{}, ErrNotFound
+	err := s.get(ctx, &row, `SELECT id, instance_id, product, threads_json, created_ms, expires_ms, committed_ms, creator FROM sql_execs WHERE id = ?`, id)
+	if err == nil && row.InstanceID != instanceID {
+		err = ErrNotFound // another instance's: as unknown
 	}
 	if err != nil {
 		return PreparedKill{}, err

@@ -2,9 +2,7 @@ package killtask
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -157,11 +155,7 @@ func (s *Store) ensureLockRow(ctx context.Context, instanceID string) error {
 // GetTask returns one task by id.
 func (s *Store) GetTask(ctx context.Context, id string) (Task, error) {
 	var r taskRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+taskCols+` FROM tasks WHERE id = ?`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Task{}, ErrNotFound
-	}
-	if err != nil {
+	if err := s.get(ctx, &r, `SELECT `+taskCols+` FROM tasks WHERE id = ?`, id); err != nil {
 		return Task{}, err
 	}
 	return r.task()
@@ -319,34 +313,16 @@ func (s *Store) ListTasks(ctx context.Context, q TaskQuery, now time.Time) ([]Ta
 	if _, err := s.FinishExpired(ctx, now); err != nil {
 		return nil, 0, err
 	}
-	var where []string
-	var args []any
-	if q.InstanceIn != nil {
-		where, args = append(where, "instance_id IN (?)"), append(args, q.InstanceIn)
-	}
-	if q.InstanceID != "" {
-		where, args = append(where, "instance_id = ?"), append(args, q.InstanceID)
-	}
-	if q.TaskID != "" {
-		where, args = append(where, "id = ?"), append(args, q.TaskID)
-	}
-	if q.Status != "" {
-		where, args = append(where, "status = ?"), append(args, string(q.Status))
-	}
-	cond, args, err := whereIn(where, args)
+	var c conds
+	c.scope(q.InstanceIn, q.InstanceID)
+	c.add(q.TaskID != "", "id = ?", q.TaskID)
+	c.add(q.Status != "", "status = ?", string(q.Status))
+	cond, args, total, err := s.count(ctx, "tasks", c)
 	if err != nil {
 		return nil, 0, err
 	}
-	var total int64
-	if err := s.db.GetContext(ctx, &total, `SELECT COUNT(*) FROM tasks`+cond, args...); err != nil {
-		return nil, 0, err
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 20
-	}
 	var rows []taskRow
-	if err := s.db.SelectContext(ctx, &rows, `SELECT `+taskCols+` FROM tasks`+cond+` ORDER BY created_ms DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, q.Offset)...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+taskCols+` FROM tasks`+cond+` ORDER BY created_ms DESC, id DESC LIMIT ? OFFSET ?`, append(args, limitOr(q.Limit, 20), q.Offset)...); err != nil {
 		return nil, 0, err
 	}
 	tasks, err := rowsToTasks(rows)
@@ -360,30 +336,17 @@ func (s *Store) ListTasks(ctx context.Context, q TaskQuery, now time.Time) ([]Ta
 func (s *Store) PruneTasks(ctx context.Context, cutoff time.Time, maxRows int64) (int64, error) {
 	var n int64
 	if !cutoff.IsZero() {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM tasks WHERE status <> 'Running' AND ended_ms < ?`, ms(cutoff))
+		d, err := s.exec(ctx, `DELETE FROM tasks WHERE status <> 'Running' AND ended_ms < ?`, ms(cutoff))
 		if err != nil {
 			return n, err
 		}
-		d, _ := res.RowsAffected()
 		n += d
 	}
 	if maxRows > 0 {
-		var last []struct {
-			EndedMS int64  `db:"ended_ms"`
-			ID      string `db:"id"`
-		}
-		// The newest row beyond the kept ones; it and everything older go.
-		if err := s.db.SelectContext(ctx, &last, `SELECT ended_ms, id FROM tasks WHERE status <> 'Running' ORDER BY ended_ms DESC, id DESC LIMIT 1 OFFSET ?`, maxRows); err != nil {
+		d, err := s.pruneBeyond(ctx, "tasks", "status <> 'Running'", "ended_ms", maxRows)
+		n += d
+		if err != nil {
 			return n, err
-		}
-		if len(last) == 1 {
-			res, err := s.db.ExecContext(ctx, `DELETE FROM tasks WHERE status <> 'Running' AND (ended_ms < ? OR (ended_ms = ? AND id <= ?))`,
-				last[0].EndedMS, last[0].EndedMS, last[0].ID)
-			if err != nil {
-				return n, err
-			}
-			d, _ := res.RowsAffected()
-			n += d
 		}
 	}
 	return n, nil
