@@ -17,10 +17,12 @@ import (
 // not reachable through it).
 //
 // Files by job: config.go (Config), options.go (Options, the clock),
-// taskset.go (the in-memory set of active tasks, create and cancel),
-// reads.go (instances, processlists, previews, listings), manual.go (kills
-// asked for by the API), retention.go (history pruning); the poller is in
-// worker.go and killer.go, leases in lease.go.
+// errors.go (sentinels), taskset.go (the in-memory set of active tasks,
+// create and cancel), reads.go (instances, processlists, previews,
+// listings), manual.go (kills asked for by the API, prepared kills),
+// intelligent_engine.go (intelligent kill's reads and tasks), retention.go
+// (history pruning); the poller is in worker.go and killer.go, leases in
+// lease.go.
 type Engine struct {
 	cfg   Config
 	opt   options
