@@ -105,7 +105,7 @@ func (s *Service) DescribeKillRecords(ctx context.Context, r *DescribeKillRecord
 	if err != nil {
 		return nil, err
 	}
-	recs, total, err := s.eng.Store().ListKillRecords(ctx, killtask.RecordQuery{
+	recs, total, err := s.eng.ListKillRecords(ctx, killtask.RecordQuery{
 		InstanceID: r.InstanceId, InstanceIn: scope, TaskID: r.TaskId, Source: r.Source, Since: r.since, Until: r.until,
 		Offset: int(r.Offset), Limit: pageLimit(r.Limit), MaxInfo: ListTextMax,
 	})

@@ -3,7 +3,6 @@ package actions
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"killgate/killtask"
@@ -19,27 +18,20 @@ type DescribeKillTasksRequest struct {
 }
 
 // KillTaskInfo is one kill task as DescribeKillTasks shows it. The filter
-// fields carry CreateKillTask's names; Infos always lists the statement
-// prefixes, and Info is set too when there is exactly one.
+// fields carry CreateKillTask's names (see taskFilterOf).
 type KillTaskInfo struct {
-	TaskId     string   `json:"TaskId"`
-	InstanceId string   `json:"InstanceId"`
-	Product    string   `json:"Product"`
-	Host       string   `json:"Host"`
-	DB         string   `json:"DB"`
-	Command    string   `json:"Command"`
-	Info       string   `json:"Info"`
-	Infos      []string `json:"Infos"`
-	User       string   `json:"User"`
-	Time       int64    `json:"Time"`
-	Duration   int64    `json:"Duration"`
-	Status     string   `json:"Status"`
-	CreateTime string   `json:"CreateTime"`
-	ExpireTime *string  `json:"ExpireTime,omitempty"` // absent for Duration -1
-	EndTime    *string  `json:"EndTime,omitempty"`    // absent while Running
-	KillCount  int64    `json:"KillCount"`
-	LastError  string   `json:"LastError"`
-	Creator    string   `json:"Creator"`
+	TaskId     string `json:"TaskId"`
+	InstanceId string `json:"InstanceId"`
+	Product    string `json:"Product"`
+	TaskFilter
+	Duration   int64   `json:"Duration"`
+	Status     string  `json:"Status"`
+	CreateTime string  `json:"CreateTime"`
+	ExpireTime *string `json:"ExpireTime,omitempty"` // absent for Duration -1
+	EndTime    *string `json:"EndTime,omitempty"`    // absent while Running
+	KillCount  int64   `json:"KillCount"`
+	LastError  string  `json:"LastError"`
+	Creator    string  `json:"Creator"`
 }
 
 // DescribeKillTasksResponse is its output.
@@ -91,10 +83,10 @@ func (s *Service) DescribeKillTasks(ctx context.Context, r *DescribeKillTasksReq
 	if err != nil {
 		return nil, err
 	}
-	tasks, total, err := s.eng.Store().ListTasks(ctx, killtask.TaskQuery{
+	tasks, total, err := s.eng.ListTasks(ctx, killtask.TaskQuery{
 		InstanceID: r.InstanceId, InstanceIn: scope, TaskID: r.TaskId, Status: killtask.Status(r.Status),
 		Offset: int(r.Offset), Limit: pageLimit(r.Limit),
-	}, s.now())
+	})
 	if err != nil {
 		return nil, engineError(err, "Listing the kill tasks")
 	}
@@ -116,17 +108,9 @@ func (s *Service) DescribeKillTasks(ctx context.Context, r *DescribeKillTasksReq
 // ListTextMax (only in tasks stored before the filter limits) are cut.
 func taskInfo(t *killtask.Task) KillTaskInfo {
 	ti := KillTaskInfo{
-		TaskId: t.ID, InstanceId: t.InstanceID, Product: t.Product,
-		Host: cutText(t.Filter.Host), DB: cutText(strings.Join(t.Filter.DBs, ",")), Command: cutText(strings.Join(t.Filter.Commands, ",")),
-		Infos: make([]string, len(t.Filter.Infos)), User: cutText(t.Filter.User), Time: t.Filter.MinTime,
+		TaskId: t.ID, InstanceId: t.InstanceID, Product: t.Product, TaskFilter: taskFilterOf(t.Filter),
 		Duration: t.Duration, Status: string(t.Status), CreateTime: formatTime(t.CreatedAt),
 		KillCount: t.Kills, LastError: cutText(t.LastError), Creator: t.Creator,
-	}
-	for i, s := range t.Filter.Infos {
-		ti.Infos[i] = cutText(s)
-	}
-	if len(ti.Infos) == 1 {
-		ti.Info = ti.Infos[0]
 	}
 	if !t.ExpiresAt.IsZero() {
 		ti.ExpireTime = new(formatTime(t.ExpiresAt))

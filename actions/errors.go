@@ -3,22 +3,27 @@ package actions
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 )
 
-// Error is an API error: a Tencent Cloud API 3.0 code and a public message.
+// Code is an API error code of the catalogue below (Tencent Cloud API 3.0
+// names; the Huawei door maps them to its own).
+type Code string
+
+// Error is an API error: a code of the catalogue and a public message.
 // Err, when set, is the internal cause: it is logged, never sent.
 type Error struct {
-	Code    string
+	Code    Code
 	Message string
 	Err     error
 }
 
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+		return string(e.Code) + ": " + e.Message + ": " + e.Err.Error()
 	}
-	return e.Code + ": " + e.Message
+	return string(e.Code) + ": " + e.Message
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -30,17 +35,17 @@ func (e *Error) Is(target error) bool {
 }
 
 // E builds an error with a formatted public message.
-func E(code, format string, args ...any) *Error {
+func E(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Wrap builds an error with a public message and a private cause.
-func Wrap(code string, cause error, format string, args ...any) *Error {
+func Wrap(code Code, cause error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: cause}
 }
 
 // CodeOf returns the API code of err: its *Error code, or InternalError.
-func CodeOf(err error) string {
+func CodeOf(err error) Code {
 	if err == nil {
 		return ""
 	}
@@ -54,31 +59,31 @@ func CodeOf(err error) string {
 // The codes killgate emits. Every code here is documented in docs/errors.md
 // (a test keeps the two in step).
 const (
-	AuthFailureInvalidAuthorization = "AuthFailure.InvalidAuthorization"
-	AuthFailureSecretIdNotFound     = "AuthFailure.SecretIdNotFound"
-	AuthFailureSignatureExpire      = "AuthFailure.SignatureExpire"
-	AuthFailureSignatureFailure     = "AuthFailure.SignatureFailure"
-	AuthFailureTokenFailure         = "AuthFailure.TokenFailure"
-	FailedOperation                 = "FailedOperation"
-	InternalError                   = "InternalError"
-	InvalidAction                   = "InvalidAction"
-	InvalidParameter                = "InvalidParameter"
-	InvalidParameterValue           = "InvalidParameterValue"
-	LimitExceeded                   = "LimitExceeded"
-	MissingParameter                = "MissingParameter"
-	NoSuchVersion                   = "NoSuchVersion"
-	RequestLimitExceeded            = "RequestLimitExceeded"
-	RequestSizeLimitExceeded        = "RequestSizeLimitExceeded"
-	ResourceNotFound                = "ResourceNotFound"
-	UnauthorizedOperation           = "UnauthorizedOperation"
-	UnknownParameter                = "UnknownParameter"
-	UnsupportedOperation            = "UnsupportedOperation"
-	UnsupportedOperationDuplicate   = "UnsupportedOperation.HasDuplicatedTask"
-	UnsupportedProtocol             = "UnsupportedProtocol"
+	AuthFailureInvalidAuthorization Code = "AuthFailure.InvalidAuthorization"
+	AuthFailureSecretIdNotFound     Code = "AuthFailure.SecretIdNotFound"
+	AuthFailureSignatureExpire      Code = "AuthFailure.SignatureExpire"
+	AuthFailureSignatureFailure     Code = "AuthFailure.SignatureFailure"
+	AuthFailureTokenFailure         Code = "AuthFailure.TokenFailure"
+	FailedOperation                 Code = "FailedOperation"
+	InternalError                   Code = "InternalError"
+	InvalidAction                   Code = "InvalidAction"
+	InvalidParameter                Code = "InvalidParameter"
+	InvalidParameterValue           Code = "InvalidParameterValue"
+	LimitExceeded                   Code = "LimitExceeded"
+	MissingParameter                Code = "MissingParameter"
+	NoSuchVersion                   Code = "NoSuchVersion"
+	RequestLimitExceeded            Code = "RequestLimitExceeded"
+	RequestSizeLimitExceeded        Code = "RequestSizeLimitExceeded"
+	ResourceNotFound                Code = "ResourceNotFound"
+	UnauthorizedOperation           Code = "UnauthorizedOperation"
+	UnknownParameter                Code = "UnknownParameter"
+	UnsupportedOperation            Code = "UnsupportedOperation"
+	UnsupportedOperationDuplicate   Code = "UnsupportedOperation.HasDuplicatedTask"
+	UnsupportedProtocol             Code = "UnsupportedProtocol"
 )
 
 // Catalog describes every code killgate emits and when.
-var Catalog = map[string]string{
+var Catalog = map[Code]string{
 	AuthFailureInvalidAuthorization: "The Authorization header is missing, malformed, `SKIP`, or not TC3-HMAC-SHA256.",
 	AuthFailureSecretIdNotFound:     "The SecretId is not configured.",
 	AuthFailureSignatureExpire:      "The request timestamp is more than 300 s away from the server clock.",
@@ -103,11 +108,6 @@ var Catalog = map[string]string{
 }
 
 // Codes returns the catalog's codes, sorted.
-func Codes() []string {
-	out := make([]string, 0, len(Catalog))
-	for c := range Catalog {
-		out = append(out, c)
-	}
-	sort.Strings(out)
-	return out
+func Codes() []Code {
+	return slices.Sorted(maps.Keys(Catalog))
 }

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -27,13 +28,15 @@ func TestSqlType(t *testing.T) {
 		{"123", ""},
 	}
 	for _, tt := range tests {
-		got := SqlType(tt.info)
-		switch {
-		case tt.want == "" && got != nil:
-			t.Errorf("SqlType(%q) = %q, want nil", tt.info, *got)
-		case tt.want != "" && (got == nil || *got != tt.want):
-			t.Errorf("SqlType(%q) = %v, want %q", tt.info, got, tt.want)
-		}
+		t.Run(fmt.Sprintf("%q", tt.info), func(t *testing.T) {
+			got := SqlType(tt.info)
+			switch {
+			case tt.want == "" && got != nil:
+				t.Errorf("SqlType(%q) = %q, want nil", tt.info, *got)
+			case tt.want != "" && (got == nil || *got != tt.want):
+				t.Errorf("SqlType(%q) = %v, want %q", tt.info, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -66,9 +69,11 @@ func TestProcessFilter(t *testing.T) {
 		{"all", processFilter{id: 42, user: "app", host: "10.0.0.5", db: "shop", command: "query", minTime: 1, state: "data", info: "select"}, true},
 	}
 	for _, tt := range tests {
-		if got := tt.f.match(&p); got != tt.want {
-			t.Errorf("%s: match = %v, want %v", tt.name, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.f.match(&p); got != tt.want {
+				t.Errorf("match = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -76,7 +81,7 @@ func TestKillMySqlThreadsValidate(t *testing.T) {
 	tests := []struct {
 		name string
 		r    KillMySqlThreadsRequest
-		code string
+		code Code
 		ids  []int64
 	}{
 		{"prepare", KillMySqlThreadsRequest{Stage: "Prepare", Threads: []int64{5, 3, 5}}, "", []int64{5, 3}},
@@ -94,14 +99,15 @@ func TestKillMySqlThreadsValidate(t *testing.T) {
 		{"bad stage", KillMySqlThreadsRequest{Stage: "prepare"}, InvalidParameterValue, nil},
 	}
 	for _, tt := range tests {
-		err := tt.r.Validate()
-		if got := CodeOf(err); got != tt.code {
-			t.Errorf("%s: code %q, want %q (%v)", tt.name, got, tt.code, err)
-			continue
-		}
-		if tt.ids != nil && !slices.Equal(tt.r.Threads, tt.ids) {
-			t.Errorf("%s: threads %v, want %v", tt.name, tt.r.Threads, tt.ids)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.r.Validate()
+			if got := CodeOf(err); got != tt.code {
+				t.Fatalf("code %q, want %q (%v)", got, tt.code, err)
+			}
+			if tt.ids != nil && !slices.Equal(tt.r.Threads, tt.ids) {
+				t.Errorf("threads %v, want %v", tt.r.Threads, tt.ids)
+			}
+		})
 	}
 }
 
@@ -148,10 +154,12 @@ func TestParseAPITime(t *testing.T) {
 		{"2024-05-01", false, time.Time{}, true},
 	}
 	for _, tt := range tests {
-		got, err := parseAPITime("T", tt.in, tt.end)
-		if (err != nil) != tt.bad || !got.Equal(tt.want) {
-			t.Errorf("parseAPITime(%q, %v) = %v, %v; want %v (bad %v)", tt.in, tt.end, got, err, tt.want, tt.bad)
-		}
+		t.Run(fmt.Sprintf("%q/end=%v", tt.in, tt.end), func(t *testing.T) {
+			got, err := parseAPITime("T", tt.in, tt.end)
+			if (err != nil) != tt.bad || !got.Equal(tt.want) {
+				t.Errorf("parseAPITime(%q, %v) = %v, %v; want %v (bad %v)", tt.in, tt.end, got, err, tt.want, tt.bad)
+			}
+		})
 	}
 }
 
@@ -168,7 +176,7 @@ func TestRequestsValidate(t *testing.T) {
 	tests := []struct {
 		name string
 		v    Validator
-		code string
+		code Code
 	}{
 		{"tasks ok", &DescribeKillTasksRequest{Status: "Running", Limit: lim(100)}, ""},
 		{"tasks bad status", &DescribeKillTasksRequest{Status: "running"}, InvalidParameterValue},
@@ -184,14 +192,16 @@ func TestRequestsValidate(t *testing.T) {
 		{"process limit big", &DescribeMySqlProcessListRequest{Limit: ulim(10001)}, InvalidParameterValue},
 		{"process bad dimension", &DescribeMySqlProcessListRequest{StatDimensions: []StatDimension{{Dimension: "User"}}}, InvalidParameterValue},
 		{"process bad data", &DescribeMySqlProcessListRequest{StatDimensions: []StatDimension{{Dimension: "SqlTag", Data: []string{"p="}}}}, InvalidParameterValue},
-		{"preview info+infos", &PreviewKillTaskRequest{Info: "a", Infos: []string{"b"}}, InvalidParameterValue},
-		{"preview host port", &PreviewKillTaskRequest{Host: "1.2.3.4:5"}, InvalidParameterValue},
+		{"preview info+infos", &PreviewKillTaskRequest{TaskFilter: TaskFilter{Info: "a", Infos: []string{"b"}}}, InvalidParameterValue},
+		{"preview host port", &PreviewKillTaskRequest{TaskFilter: TaskFilter{Host: "1.2.3.4:5"}}, InvalidParameterValue},
 		{"diag ok", &DescribeDiagDBInstancesRequest{Product: "mariadb"}, ""},
 		{"diag bad product", &DescribeDiagDBInstancesRequest{Product: "redis"}, InvalidParameterValue},
 	}
 	for _, tt := range tests {
-		if got := CodeOf(tt.v.Validate()); got != tt.code {
-			t.Errorf("%s: code %q, want %q", tt.name, got, tt.code)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := CodeOf(tt.v.Validate()); got != tt.code {
+				t.Errorf("code %q, want %q", got, tt.code)
+			}
+		})
 	}
 }

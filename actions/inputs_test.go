@@ -3,6 +3,7 @@ package actions
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func TestNumberSyntax(t *testing.T) {
 		name  string
 		field string
 		value any
-		code  string
+		code  Code
 	}{
 		{"int string", "I", "20", ""},
 		{"int string blanks", "I", " 20 ", ""},
@@ -78,21 +79,25 @@ func TestListingHelpers(t *testing.T) {
 		{"over", strings.Repeat("x", ListTextMax+1), strings.Repeat("x", ListTextMax) + "…[truncated, 4097 bytes]"},
 		{"multibyte boundary", "x" + long, "x" + strings.Repeat("é", ListTextMax/2-1) + "…[truncated, 8193 bytes]"},
 	} {
-		if got := cutText(tt.in); got != tt.want {
-			t.Errorf("%s: cutText = %q… (%d bytes), want %d bytes", tt.name, got[:min(len(got), 20)], len(got), len(tt.want))
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cutText(tt.in); got != tt.want {
+				t.Errorf("cutText = %q… (%d bytes), want %d bytes", got[:min(len(got), 20)], len(got), len(tt.want))
+			}
+		})
 	}
 	if got := cutTextOf(strings.Repeat("x", ListTextMax+1), 1<<20); got != strings.Repeat("x", ListTextMax)+"…[truncated, 1048576 bytes]" {
 		t.Errorf("cutTextOf with a longer full text: %q", got[ListTextMax:])
 	}
 	for _, s := range []string{"", "plain", "quote\" back\\slash", "ctl\x00\x01\n\t\x1f", "bad\xff\xfe utf8", "sep\u2028\u2029", "é✓🙂", "<html>&"} {
-		b, err := jsonMarshalNoHTML(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := jsonStringLen(s); n < len(b) {
-			t.Errorf("jsonStringLen(%q) = %d < encoded %d (%s)", s, n, len(b), b)
-		}
+		t.Run(fmt.Sprintf("jsonStringLen/%q", s), func(t *testing.T) {
+			b, err := jsonMarshalNoHTML(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := jsonStringLen(s); n < len(b) {
+				t.Errorf("jsonStringLen(%q) = %d < encoded %d (%s)", s, n, len(b), b)
+			}
+		})
 	}
 	ps := make([]killtask.Process, 3000)
 	for i := range ps {
@@ -125,7 +130,7 @@ func jsonMarshalNoHTML(v any) ([]byte, error) {
 func TestHostFilterIPv6(t *testing.T) {
 	tests := []struct {
 		host string
-		code string
+		code Code
 		want string // stored Host when accepted
 	}{
 		{"2001:db8::8a2e:370", "", "2001:db8::8a2e:370"},
@@ -150,15 +155,15 @@ func TestHostFilterIPv6(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.host, func(t *testing.T) {
 			for _, v := range []Validator{
-				&CreateKillTaskRequest{InstanceId: "i", Duration: 60, Host: tt.host},
-				&PreviewKillTaskRequest{InstanceId: "i", Host: tt.host},
+				&CreateKillTaskRequest{InstanceId: "i", Duration: 60, TaskFilter: TaskFilter{Host: tt.host}},
+				&PreviewKillTaskRequest{InstanceId: "i", TaskFilter: TaskFilter{Host: tt.host}},
 			} {
 				if got := CodeOf(v.Validate()); got != tt.code {
 					t.Fatalf("%T Host %q: code %q, want %q", v, tt.host, got, tt.code)
 				}
 			}
 			if tt.code == "" {
-				if f := buildFilter(tt.host, "", "", "", nil, "", 0); f.Host != tt.want {
+				if f := (&TaskFilter{Host: tt.host}).Filter(); f.Host != tt.want {
 					t.Fatalf("stored Host %q, want %q", f.Host, tt.want)
 				}
 			}
@@ -177,13 +182,15 @@ func TestHostFilterIPv6(t *testing.T) {
 		{"[2001:db8::8a2e:370]:1", false},
 		{"2001:db8::8a2e", false},
 	} {
-		r := &DescribeMySqlProcessListRequest{InstanceId: "i", Host: tt.host}
-		if err := r.Validate(); err != nil {
-			t.Fatalf("DescribeMySqlProcessList Host %q: %v", tt.host, err)
-		}
-		if got := (&processFilter{host: tt.host}).match(&p); got != tt.want {
-			t.Errorf("processlist Host %q on %q: match %v, want %v", tt.host, p.Host, got, tt.want)
-		}
+		t.Run("processlist/"+tt.host, func(t *testing.T) {
+			r := &DescribeMySqlProcessListRequest{InstanceId: "i", Host: tt.host}
+			if err := r.Validate(); err != nil {
+				t.Fatalf("DescribeMySqlProcessList Host %q: %v", tt.host, err)
+			}
+			if got := (&processFilter{host: tt.host}).match(&p); got != tt.want {
+				t.Errorf("processlist Host %q on %q: match %v, want %v", tt.host, p.Host, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -208,31 +215,30 @@ func TestFilterLimits(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		r    CreateKillTaskRequest
+		f    TaskFilter
 		want string // "" = accepted; else a text the message must contain
 	}{
-		{"host at limit", CreateKillTaskRequest{Host: rep("h", MaxFilterHostBytes)}, ""},
-		{"host over", CreateKillTaskRequest{Host: rep("h", MaxFilterHostBytes+1)}, "`Host` is 256 bytes; at most 255"},
-		{"user at limit", CreateKillTaskRequest{User: rep("ü", MaxFilterUserChars)}, ""},
-		{"user over", CreateKillTaskRequest{User: rep("u", MaxFilterUserChars+1)}, "`User` is 81 characters; at most 80"},
-		{"db items at limit", CreateKillTaskRequest{DB: list(MaxFilterDBItems, "shop")}, ""},
-		{"db items over", CreateKillTaskRequest{DB: list(MaxFilterDBItems+1, "shop")}, "`DB` lists 33 databases; at most 32"},
-		{"db name over", CreateKillTaskRequest{DB: "a," + rep("d", MaxFilterDBChars+1)}, "`DB` is 65 characters; at most 64"},
-		{"command items over", CreateKillTaskRequest{Command: list(MaxFilterCommandItems+1, "Query")}, "`Command` lists 41 commands; at most 40"},
-		{"command name over", CreateKillTaskRequest{Command: rep("c", MaxFilterCommandBytes+1)}, "`Command` is 33 bytes; at most 32"},
-		{"info at limit", CreateKillTaskRequest{Info: rep("i", MaxFilterInfoBytes)}, ""},
-		{"info over", CreateKillTaskRequest{Info: rep("i", MaxFilterInfoBytes+1)}, "`Info` is 1025 bytes; at most 1024"},
-		{"infos count at limit", CreateKillTaskRequest{Infos: infos(MaxFilterInfos, 10)}, ""},
-		{"infos count over", CreateKillTaskRequest{Infos: infos(MaxFilterInfos+1, 10)}, "`Infos` has 21 items; at most 20"},
-		{"infos item over", CreateKillTaskRequest{Infos: infos(2, MaxFilterInfoBytes+1)}, "`Infos.0` is 1025 bytes; at most 1024"},
-		{"whole filter at limit", CreateKillTaskRequest{Infos: infos(4, MaxFilterBytes/4)}, ""},
-		{"whole filter over", CreateKillTaskRequest{User: "u", Infos: infos(4, MaxFilterBytes/4)}, "total 4097 bytes; at most 4096"},
-		{"the 100 x 64 KB of the report", CreateKillTaskRequest{Infos: infos(100, 64<<10)}, "`Infos` has 100 items"},
+		{"host at limit", TaskFilter{Host: rep("h", MaxFilterHostBytes)}, ""},
+		{"host over", TaskFilter{Host: rep("h", MaxFilterHostBytes+1)}, "`Host` is 256 bytes; at most 255"},
+		{"user at limit", TaskFilter{User: rep("ü", MaxFilterUserChars)}, ""},
+		{"user over", TaskFilter{User: rep("u", MaxFilterUserChars+1)}, "`User` is 81 characters; at most 80"},
+		{"db items at limit", TaskFilter{DB: list(MaxFilterDBItems, "shop")}, ""},
+		{"db items over", TaskFilter{DB: list(MaxFilterDBItems+1, "shop")}, "`DB` lists 33 databases; at most 32"},
+		{"db name over", TaskFilter{DB: "a," + rep("d", MaxFilterDBChars+1)}, "`DB` is 65 characters; at most 64"},
+		{"command items over", TaskFilter{Command: list(MaxFilterCommandItems+1, "Query")}, "`Command` lists 41 commands; at most 40"},
+		{"command name over", TaskFilter{Command: rep("c", MaxFilterCommandBytes+1)}, "`Command` is 33 bytes; at most 32"},
+		{"info at limit", TaskFilter{Info: rep("i", MaxFilterInfoBytes)}, ""},
+		{"info over", TaskFilter{Info: rep("i", MaxFilterInfoBytes+1)}, "`Info` is 1025 bytes; at most 1024"},
+		{"infos count at limit", TaskFilter{Infos: infos(MaxFilterInfos, 10)}, ""},
+		{"infos count over", TaskFilter{Infos: infos(MaxFilterInfos+1, 10)}, "`Infos` has 21 items; at most 20"},
+		{"infos item over", TaskFilter{Infos: infos(2, MaxFilterInfoBytes+1)}, "`Infos.0` is 1025 bytes; at most 1024"},
+		{"whole filter at limit", TaskFilter{Infos: infos(4, MaxFilterBytes/4)}, ""},
+		{"whole filter over", TaskFilter{User: "u", Infos: infos(4, MaxFilterBytes/4)}, "total 4097 bytes; at most 4096"},
+		{"the 100 x 64 KB of the report", TaskFilter{Infos: infos(100, 64<<10)}, "`Infos` has 100 items"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := tt.r
-			r.InstanceId, r.Duration = "cdb-1", 60
+			r := CreateKillTaskRequest{InstanceId: "cdb-1", Duration: 60, TaskFilter: tt.f}
 			err := r.Validate()
 			if tt.want == "" {
 				if err != nil {
@@ -242,7 +248,7 @@ func TestFilterLimits(t *testing.T) {
 				t.Fatalf("got %v, want InvalidParameterValue with %q", err, tt.want)
 			}
 			// PreviewKillTask applies the same limits.
-			p := PreviewKillTaskRequest{InstanceId: "cdb-1", Host: r.Host, DB: r.DB, Command: r.Command, Info: r.Info, Infos: r.Infos, User: r.User}
+			p := PreviewKillTaskRequest{InstanceId: "cdb-1", TaskFilter: tt.f}
 			if got, want := CodeOf(p.Validate()), CodeOf(err); got != want {
 				t.Fatalf("PreviewKillTask: code %q, CreateKillTask %q", got, want)
 			}

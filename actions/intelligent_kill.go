@@ -113,10 +113,9 @@ func (s *Service) ExecuteIntelligentKill(ctx context.Context, r *IntelligentNode
 	}
 	task := killtask.IntelligentTask{
 		ID: newID("ik-"), InstanceID: inst.ID, NodeID: r.NodeID,
-		CreatedAt: s.now().UTC().Truncate(time.Millisecond),
-		Summary:   killtask.IntelligentSummary{Creator: CallerFrom(ctx).ID, Groups: killtask.StatsOf(groups)},
+		Summary: killtask.IntelligentSummary{Creator: CallerFrom(ctx).ID, Groups: killtask.StatsOf(groups)},
 	}
-	if err := s.eng.Store().PutIntelligentTask(ctx, task); err != nil {
+	if err := s.eng.SaveIntelligentTask(ctx, &task); err != nil {
 		return nil, engineError(err, "Storing the intelligent kill task")
 	}
 	var victims []killtask.Process
@@ -126,7 +125,10 @@ func (s *Service) ExecuteIntelligentKill(ctx context.Context, r *IntelligentNode
 	// The kills run to completion even if the caller goes away: a task
 	// half-done because a client timed out would be worse than a late answer.
 	kctx := context.WithoutCancel(ctx)
-	res, kerr := s.eng.KillProcesses(kctx, inst.ID, r.NodeID, victims, killtask.SourceIntelligent, task.ID)
+	res, kerr := s.eng.Kill(kctx, killtask.KillRequest{
+		Instance: inst.ID, Node: r.NodeID, Sessions: victims, Match: killtask.MatchStatement,
+		Record: true, Source: killtask.SourceIntelligent, Ref: task.ID,
+	})
 	for _, kr := range res {
 		task.Summary.Count(kr.Outcome)
 	}
@@ -137,7 +139,7 @@ func (s *Service) ExecuteIntelligentKill(ctx context.Context, r *IntelligentNode
 			task.Summary.Count(killtask.OutcomeFailed)
 		}
 	}
-	if err := s.eng.Store().FinishIntelligentTask(kctx, task.ID, s.now().UTC(), task.Summary); err != nil {
+	if err := s.eng.FinishIntelligentTask(kctx, task.ID, task.Summary); err != nil {
 		s.log.Error("finishing intelligent kill task failed", zap.String("task", task.ID), zap.Error(err))
 	}
 	if kerr != nil {
@@ -203,7 +205,7 @@ func (s *Service) IntelligentKillHistory(ctx context.Context, r *IntelligentHist
 	if limit == 0 {
 		limit = maxIntelligentLimit
 	}
-	tasks, total, err := s.eng.Store().ListIntelligentTasks(ctx, killtask.IntelligentQuery{
+	tasks, total, err := s.eng.ListIntelligentTasks(ctx, killtask.IntelligentQuery{
 		InstanceID: inst.ID, NodeID: r.NodeID,
 		Since: time.UnixMilli(r.StartMS), Until: time.UnixMilli(r.EndMS),
 		Limit: limit, Offset: r.Offset,
@@ -226,14 +228,14 @@ func (s *Service) IntelligentKillTask(ctx context.Context, r *IntelligentTaskReq
 	if !CallerFrom(ctx).MayUse(r.InstanceID) {
 		return nil, E(UnauthorizedOperation, "The credential may not act on instance `%s`.", r.InstanceID)
 	}
-	task, err := s.eng.Store().GetIntelligentTask(ctx, r.TaskID)
+	task, err := s.eng.GetIntelligentTask(ctx, r.TaskID)
 	if errors.Is(err, killtask.ErrNotFound) || (err == nil && task.InstanceID != r.InstanceID) {
 		return nil, E(ResourceNotFound, "The intelligent kill task `%s` does not exist on DB instance `%s`.", r.TaskID, r.InstanceID)
 	}
 	if err != nil {
 		return nil, engineError(err, "Reading the intelligent kill task")
 	}
-	recs, err := s.eng.Store().IntelligentRecords(ctx, task.ID)
+	recs, err := s.eng.IntelligentRecords(ctx, task.ID)
 	if err != nil {
 		return nil, engineError(err, "Reading the intelligent kill results")
 	}

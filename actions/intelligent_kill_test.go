@@ -25,15 +25,15 @@ func intelligentService(t *testing.T) *Service {
 	if dsn == "" {
 		dsn = "root:@tcp(127.0.0.1:3306)/"
 	}
+	// Nothing on the shared server is ever in scope: these tests must not kill.
+	nothing := killtask.WithScope(func(*killtask.Process) bool { return false })
 	eng, err := killtask.NewEngine(killtask.DefaultConfig(), st, []killtask.InstanceConfig{
 		{ID: "single", Product: "mysql", DSN: dsn},
 		{ID: "multi", Product: "cynosdb", Nodes: []killtask.NodeConfig{{ID: "n1", DSN: dsn}, {ID: "n2", DSN: dsn}}},
-	}, zap.NewNop())
+	}, zap.NewNop(), nothing)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Nothing on the shared server is ever in scope: these tests must not kill.
-	eng.SetTestScope(func(*killtask.Process) bool { return false })
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = eng.Run(rctx) }()
@@ -46,7 +46,7 @@ func TestIntelligentNodeResolution(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		inst, node string
-		code       string
+		code       Code
 		cause      error
 	}{
 		{"single", "single", "", nil},
@@ -60,10 +60,12 @@ func TestIntelligentNodeResolution(t *testing.T) {
 		{"single", "n1", ResourceNotFound, killtask.ErrUnknownNode},
 	}
 	for _, c := range cases {
-		_, err := s.IntelligentNode(ctx, c.inst, c.node)
-		if CodeOf(err) != c.code || (c.cause != nil && !errors.Is(err, c.cause)) {
-			t.Errorf("%s/%s: %v, want %s %v", c.inst, c.node, err, c.code, c.cause)
-		}
+		t.Run(c.inst+"/"+c.node, func(t *testing.T) {
+			_, err := s.IntelligentNode(ctx, c.inst, c.node)
+			if CodeOf(err) != c.code || (c.cause != nil && !errors.Is(err, c.cause)) {
+				t.Errorf("%v, want %s %v", err, c.code, c.cause)
+			}
+		})
 	}
 	scoped := WithCaller(ctx, Caller{ID: "x", Instances: []string{"single"}})
 	if _, err := s.IntelligentNode(scoped, "multi", "n1"); CodeOf(err) != UnauthorizedOperation {
@@ -73,23 +75,26 @@ func TestIntelligentNodeResolution(t *testing.T) {
 
 func TestIntelligentHistoryValidate(t *testing.T) {
 	for _, c := range []struct {
+		name string
 		r    IntelligentHistoryRequest
 		okay bool
 	}{
-		{IntelligentHistoryRequest{StartMS: 0, EndMS: 1}, true},
-		{IntelligentHistoryRequest{StartMS: 0, EndMS: 1, Limit: 100, Offset: 5}, true},
-		{IntelligentHistoryRequest{StartMS: -1, EndMS: 1}, false},
-		{IntelligentHistoryRequest{StartMS: 0, EndMS: 0}, false},
-		{IntelligentHistoryRequest{StartMS: 5, EndMS: 5}, false},
-		{IntelligentHistoryRequest{StartMS: 6, EndMS: 5}, false},
-		{IntelligentHistoryRequest{StartMS: 0, EndMS: 1, Limit: 101}, false},
-		{IntelligentHistoryRequest{StartMS: 0, EndMS: 1, Limit: -1}, false},
-		{IntelligentHistoryRequest{StartMS: 0, EndMS: 1, Offset: -1}, false},
+		{"smallest-range", IntelligentHistoryRequest{StartMS: 0, EndMS: 1}, true},
+		{"full-page", IntelligentHistoryRequest{StartMS: 0, EndMS: 1, Limit: 100, Offset: 5}, true},
+		{"negative-start", IntelligentHistoryRequest{StartMS: -1, EndMS: 1}, false},
+		{"zero-end", IntelligentHistoryRequest{StartMS: 0, EndMS: 0}, false},
+		{"empty-range", IntelligentHistoryRequest{StartMS: 5, EndMS: 5}, false},
+		{"reversed-range", IntelligentHistoryRequest{StartMS: 6, EndMS: 5}, false},
+		{"limit-101", IntelligentHistoryRequest{StartMS: 0, EndMS: 1, Limit: 101}, false},
+		{"negative-limit", IntelligentHistoryRequest{StartMS: 0, EndMS: 1, Limit: -1}, false},
+		{"negative-offset", IntelligentHistoryRequest{StartMS: 0, EndMS: 1, Offset: -1}, false},
 	} {
-		err := c.r.Validate()
-		if (err == nil) != c.okay || (err != nil && CodeOf(err) != InvalidParameterValue) {
-			t.Errorf("%+v: %v", c.r, err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			err := c.r.Validate()
+			if (err == nil) != c.okay || (err != nil && CodeOf(err) != InvalidParameterValue) {
+				t.Errorf("%+v: %v", c.r, err)
+			}
+		})
 	}
 }
 

@@ -119,16 +119,14 @@ func (s *Service) KillMySqlThreads(ctx context.Context, r *KillMySqlThreadsReque
 // multi-node instance (TDSQL-C) thread ids are per node, so an id present
 // on several nodes is refused as ambiguous.
 func (s *Service) prepareKill(ctx context.Context, inst killtask.InstanceConfig, threads []int64) (*KillMySqlThreadsResponse, error) {
-	now := s.now()
 	ids := make([]uint64, len(threads))
 	want := make(map[uint64]bool, len(threads))
 	for i, t := range threads {
 		ids[i] = uint64(t)
 		want[uint64(t)] = true
 	}
-	e := killtask.SqlExec{
-		ID: sqlExecID(), InstanceID: inst.ID, Product: inst.Product, Threads: ids,
-		CreatedAt: now, ExpiresAt: now.Add(s.execTTL()), Creator: CallerFrom(ctx).ID,
+	pk := killtask.PreparedKill{
+		ID: sqlExecID(), InstanceID: inst.ID, Product: inst.Product, Threads: ids, Creator: CallerFrom(ctx).ID,
 	}
 	onNode := map[uint64]string{}
 	for _, nodeID := range s.eng.NodeIDs(inst.ID) {
@@ -147,22 +145,18 @@ func (s *Service) prepareKill(ctx context.Context, inst killtask.InstanceConfig,
 				return nil, E(InvalidParameterValue, "Thread %d exists on nodes `%s` and `%s` of instance `%s`; thread ids are per node, so it cannot be killed unambiguously.", p.ID, other, nodeID, inst.ID)
 			}
 			onNode[p.ID] = nodeID
-			e.Targets = append(e.Targets, p)
-			e.Nodes = append(e.Nodes, nodeID)
+			pk.Targets = append(pk.Targets, p)
+			pk.Nodes = append(pk.Nodes, nodeID)
 		}
 	}
-	if err := s.eng.Store().PutSqlExec(ctx, e); err != nil {
+	if err := s.eng.SavePreparedKill(ctx, &pk, s.execTTL()); err != nil {
 		return nil, engineError(err, "Storing the prepared kill")
 	}
-	// Best effort: forget prepared kills that expired long ago.
-	if err := s.eng.Store().PruneSqlExecs(ctx, now.Add(-time.Hour)); err != nil {
-		s.log.Debug("pruning prepared kills failed")
-	}
-	return &KillMySqlThreadsResponse{SqlExecId: e.ID, Threads: threads}, nil
+	return &KillMySqlThreadsResponse{SqlExecId: pk.ID, Threads: threads}, nil
 }
 
 func (s *Service) commitKill(ctx context.Context, inst killtask.InstanceConfig, execID string, record bool) (*KillMySqlThreadsResponse, error) {
-	e, err := s.eng.Store().TakeSqlExec(ctx, execID, inst.ID, s.now())
+	pk, err := s.eng.TakePreparedKill(ctx, execID, inst.ID)
 	switch {
 	case errors.Is(err, killtask.ErrNotFound), errors.Is(err, killtask.ErrExpired):
 		return nil, Wrap(ResourceNotFound, err, "SqlExecId `%s` expired or does not exist for instance `%s`; Prepare again.", execID, inst.ID)
@@ -175,8 +169,8 @@ func (s *Service) commitKill(ctx context.Context, inst killtask.InstanceConfig, 
 	// if it is still the same connection (user, client host:port).
 	byNode := map[string][]killtask.Process{}
 	var order []string
-	for i, p := range e.Targets {
-		n := e.Nodes[i]
+	for i, p := range pk.Targets {
+		n := pk.Nodes[i]
 		if _, ok := byNode[n]; !ok {
 			order = append(order, n)
 		}
@@ -184,7 +178,10 @@ func (s *Service) commitKill(ctx context.Context, inst killtask.InstanceConfig, 
 	}
 	killed := []int64{}
 	for _, n := range order {
-		res, err := s.eng.KillConnections(ctx, inst.ID, n, byNode[n], record, killtask.SourceManual, e.ID)
+		res, err := s.eng.Kill(ctx, killtask.KillRequest{
+			Instance: inst.ID, Node: n, Sessions: byNode[n], Match: killtask.MatchConnection,
+			Record: record, Source: killtask.SourceManual, Ref: pk.ID,
+		})
 		if err != nil {
 			return nil, engineError(err, "Killing the threads")
 		}

@@ -38,9 +38,10 @@ const (
 	MaxFilterBytes = 4096
 )
 
-// checkFilterLimits refuses a filter beyond the limits above, naming the
+// checkLimits refuses a filter beyond the limits above, naming the
 // parameter and the limit.
-func checkFilterLimits(host, user, db, command, info string, infos []string) error {
+func (f *TaskFilter) checkLimits() error {
+	host, user, db, command, info, infos := f.Host, f.User, f.DB, f.Command, f.Info, f.Infos
 	if len(host) > MaxFilterHostBytes {
 		return E(InvalidParameterValue, "The parameter `Host` is %d bytes; at most %d are allowed.", len(host), MaxFilterHostBytes)
 	}

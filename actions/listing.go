@@ -83,13 +83,16 @@ type rowSizer struct {
 func newRowSizer(zero any) rowSizer {
 	b, _ := json.Marshal(zero)
 	base := len(b) + 1 // the comma between rows
-	t := reflect.TypeOf(zero)
-	for i := 0; i < t.NumField(); i++ {
-		switch t.Field(i).Type.Kind() {
+	// VisibleFields: the fields of embedded structs (TaskFilter) count too.
+	for _, f := range reflect.VisibleFields(reflect.TypeOf(zero)) {
+		if f.Anonymous {
+			continue
+		}
+		switch f.Type.Kind() {
 		case reflect.Int64, reflect.Int, reflect.Uint64, reflect.Float64:
 			base += 24
 		case reflect.Pointer: // optional strings (times, SqlType): absent in the zero value
-			base += len(t.Field(i).Name) + 4
+			base += len(f.Name) + 4
 		}
 	}
 	return rowSizer{base: base}

@@ -7,15 +7,9 @@ import (
 // PreviewKillTaskRequest is killgate's PreviewKillTask input: CreateKillTask's
 // filters, with the same names and validation, without Duration.
 type PreviewKillTaskRequest struct {
-	InstanceId string   `json:"InstanceId" kg:"required"`
-	Host       string   `json:"Host"`
-	DB         string   `json:"DB"`
-	Command    string   `json:"Command"`
-	Info       string   `json:"Info"`
-	Infos      []string `json:"Infos"`
-	User       string   `json:"User"`
-	Time       int64    `json:"Time"`
-	Product    string   `json:"Product"`
+	InstanceId string `json:"InstanceId" kg:"required"`
+	TaskFilter
+	Product string `json:"Product"`
 }
 
 // PreviewKillTaskResponse lists the sessions a task with these filters would
@@ -26,12 +20,7 @@ type PreviewKillTaskResponse struct {
 }
 
 // Validate checks the filters exactly as CreateKillTask does.
-func (r *PreviewKillTaskRequest) Validate() error {
-	if r.Info != "" && len(r.Infos) > 0 {
-		return E(InvalidParameterValue, "The parameters `Info` and `Infos` cannot be used together.")
-	}
-	return validateFilter(r.Host, r.User, r.DB, r.Command, r.Info, r.Time, r.Infos)
-}
+func (r *PreviewKillTaskRequest) Validate() error { return r.TaskFilter.Validate() }
 
 // PreviewKillTask answers which sessions a kill task with the given filters
 // would kill right now, through the worker's own matching and exclusions
@@ -42,7 +31,7 @@ func (s *Service) PreviewKillTask(ctx context.Context, r *PreviewKillTaskRequest
 	if err != nil {
 		return nil, err
 	}
-	ps, err := s.eng.Preview(ctx, inst.ID, buildFilter(r.Host, r.DB, r.Command, r.Info, r.Infos, r.User, r.Time))
+	ps, err := s.eng.Preview(ctx, inst.ID, r.Filter())
 	if err != nil {
 		return nil, engineError(err, "Reading the processlist")
 	}

@@ -50,6 +50,7 @@ type Validator interface{ Validate() error }
 // strictly into *Req (see Decode), Validate runs if Req has it, then fn.
 func Bind[Req, Resp any](name string, fn func(context.Context, *Req) (*Resp, error), opts ...Option) Action {
 	a := Action{Name: name, Timeout: 10 * time.Second, reqType: reflect.TypeFor[Req]()}
+	fieldsOf(a.reqType) // a request type the decoder cannot read panics here, at start-up
 	a.decode = func(m map[string]any) (any, error) {
 		req := new(Req)
 		if err := Decode(m, req); err != nil {

@@ -1,7 +1,3 @@
-// Package actions is killgate's API surface: one file per action, each a plain
-// func(ctx, *Req) (*Resp, error), registered in registry.go. It knows nothing
-// of HTTP; the gateway decodes the wire into a generic map, and this package
-// turns it into typed requests and errors with Tencent API 3.0 codes.
 package actions
 
 import (
@@ -11,7 +7,6 @@ import (
 	"errors"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -22,14 +17,13 @@ import (
 type Service struct {
 	eng *killtask.Engine
 	log *zap.Logger
-	now func() time.Time
 
 	sqlExecTTL atomic.Int64 // KillMySqlThreads SqlExecId lifetime in ns; 0 = DefaultSqlExecTTL
 }
 
 // NewService builds the action service over an engine.
 func NewService(eng *killtask.Engine, log *zap.Logger) *Service {
-	return &Service{eng: eng, log: log, now: time.Now}
+	return &Service{eng: eng, log: log}
 }
 
 // Caller is the authenticated identity of a request and its scope.

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -30,9 +31,11 @@ func TestParseSqlTags(t *testing.T) {
 		{"/* bad */ /* good=1 */", SqlTags{"good": "1"}},
 	}
 	for _, tt := range tests {
-		if got := ParseSqlTags(tt.info); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("ParseSqlTags(%q) = %v, want %v", tt.info, got, tt.want)
-		}
+		t.Run(fmt.Sprintf("%q", tt.info), func(t *testing.T) {
+			if got := ParseSqlTags(tt.info); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ParseSqlTags(%q) = %v, want %v", tt.info, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -60,10 +63,12 @@ func TestParseTagCond(t *testing.T) {
 		{"a b", TagCond{}, false},
 	}
 	for _, tt := range tests {
-		got, ok := ParseTagCond(tt.in)
-		if ok != tt.ok || got != tt.want {
-			t.Errorf("ParseTagCond(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
+		t.Run(fmt.Sprintf("%q", tt.in), func(t *testing.T) {
+			got, ok := ParseTagCond(tt.in)
+			if ok != tt.ok || got != tt.want {
+				t.Errorf("ParseTagCond(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"killgate/actions"
 	"killgate/gateway"
 	"killgate/tc3"
 )
@@ -83,7 +84,7 @@ func TestBadInput(t *testing.T) {
 	tests := []struct {
 		name string
 		req  func() *http.Request
-		want string
+		want actions.Code
 	}{
 		// --- sizes -------------------------------------------------------
 		{"v3-post-exactly-10MB", json(bodyOf(10 << 20)), "InvalidParameterValue"}, // read, then Name > 64 KB

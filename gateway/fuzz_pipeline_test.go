@@ -85,7 +85,7 @@ func checkTencentAnswer(t *testing.T, rec *httptest.ResponseRecorder) {
 		if err := json.Unmarshal(raw, &e); err != nil || e.Message == "" {
 			t.Fatalf("bad Error: %.300s", raw)
 		}
-		if _, ok := actions.Catalog[e.Code]; !ok {
+		if _, ok := actions.Catalog[actions.Code(e.Code)]; !ok {
 			t.Fatalf("code %q is not catalogued: %.300s", e.Code, rec.Body.Bytes())
 		}
 		if len(env.Response) != 2 {

@@ -371,7 +371,7 @@ func TestBodyReadAfterIdentity(t *testing.T) {
 		name   string
 		length int64
 		mod    func(*http.Request)
-		code   string
+		code   actions.Code
 	}{
 		{"unknown SecretId", 1 << 20, func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), testID, "AKIDnobody", 1))

@@ -113,7 +113,7 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 		m.actions[a] = true
 	}
 	for _, c := range actions.Codes() {
-		m.codes[c] = true
+		m.codes[string(c)] = true
 	}
 	for _, c := range extraCodes {
 		m.codes[c] = true
@@ -197,7 +197,7 @@ func (m *Metrics) Request(door, action, code string, d time.Duration) {
 	code = m.boundCode(code)
 	m.requests.WithLabelValues(door, action, code).Inc()
 	m.requestDuration.WithLabelValues(door, action).Observe(d.Seconds())
-	if code == actions.RequestLimitExceeded || code == hwCodeThrottled {
+	if code == string(actions.RequestLimitExceeded) || code == hwCodeThrottled {
 		m.rateLimited.WithLabelValues(action).Inc()
 	}
 }

@@ -167,7 +167,7 @@ func TestMetricsScriptedRun(t *testing.T) {
 	steps := []struct {
 		action string
 		params any
-		want   string
+		want   actions.Code
 	}{
 		{"CreateKillTask", map[string]any{"InstanceId": kgtest.Instance, "Duration": 0}, actions.InvalidParameterValue},
 		{"CreateKillTask", map[string]any{"InstanceId": kgtest.Instance, "Duration": 60, "Foo": 1}, actions.UnknownParameter},
@@ -177,12 +177,12 @@ func TestMetricsScriptedRun(t *testing.T) {
 		{"NoSuchAction", nil, actions.InvalidAction},
 	}
 	for i, st := range steps {
-		if got := call(st.action, st.params); got != st.want {
+		if got := actions.Code(call(st.action, st.params)); got != st.want {
 			t.Fatalf("step %d %s: code %q, want %q", i, st.action, got, st.want)
 		}
 	}
 	bad := s.Client(kgtest.SecretID, "wrong-key")
-	if got := kgtest.Code(kgtest.CallWith(bad, "CreateKillTask", task, nil)); got != actions.AuthFailureSignatureFailure {
+	if got := kgtest.Code(kgtest.CallWith(bad, "CreateKillTask", task, nil)); actions.Code(got) != actions.AuthFailureSignatureFailure {
 		t.Fatalf("wrong key: code %q", got)
 	}
 	if resp, err := http.Get(s.URL + gateway.PathHealthz); err != nil {
@@ -210,8 +210,8 @@ func TestMetricsScriptedRun(t *testing.T) {
 	}
 
 	fams := scrape(t, s.URL)
-	req := func(door, action, code string) map[string]string {
-		return map[string]string{"door": door, "action": action, "code": code}
+	req := func(door, action string, code actions.Code) map[string]string {
+		return map[string]string{"door": door, "action": action, "code": string(code)}
 	}
 	for _, c := range []struct {
 		labels map[string]string

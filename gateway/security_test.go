@@ -76,7 +76,7 @@ func TestSignatureTampering(t *testing.T) {
 	tests := []struct {
 		name string
 		req  func() *http.Request
-		want string
+		want actions.Code
 	}{
 		{"untouched", func() *http.Request { return signedAt(now, nil) }, ""},
 		{"skew-299s-past", func() *http.Request { return signedAt(now-299, nil) }, ""},

@@ -362,16 +362,16 @@ func (s *Server) writeTC(c *gin.Context, resp any, err error) {
 	if err != nil {
 		code, msg := publicError(err)
 		if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
-			code = "ClientClosed"
+			code = "ClientClosed" // logged and counted only: nobody reads this body
 		}
-		ri.Code, ri.Err = code, err
-		body = errorEnvelope(code, msg, ri.RequestID)
+		ri.Code, ri.Err = string(code), err
+		body = errorEnvelope(string(code), msg, ri.RequestID)
 	}
 	c.Data(http.StatusOK, "application/json", body)
 }
 
 // publicError returns the code and the message a caller may see.
-func publicError(err error) (code, msg string) {
+func publicError(err error) (code actions.Code, msg string) {
 	var ae *actions.Error
 	if errors.As(err, &ae) {
 		return ae.Code, ae.Message

@@ -100,11 +100,11 @@ func do(t *testing.T, req *http.Request) envelope {
 	return env
 }
 
-func code(env envelope) string {
+func code(env envelope) actions.Code {
 	if env.Response.Error == nil {
 		return ""
 	}
-	return env.Response.Error.Code
+	return actions.Code(env.Response.Error.Code)
 }
 
 func tc3Request(t *testing.T, srv *httptest.Server, action string, body string, mod func(*http.Request)) *http.Request {
@@ -222,7 +222,7 @@ func TestPipelineErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		req  func() *http.Request
-		want string
+		want actions.Code
 	}{
 		{"put-method", func() *http.Request { r, _ := http.NewRequest("PUT", srv.URL+"/", nil); return r }, "UnsupportedProtocol"},
 		{"delete-method", func() *http.Request { r, _ := http.NewRequest("DELETE", srv.URL+"/", nil); return r }, "UnsupportedProtocol"},

@@ -118,11 +118,10 @@ func TestKillWithoutPrivilegeIsVisible(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	st := newStore(t)
 	e, err := NewEngine(testConfig(), st, []InstanceConfig{{ID: "inst", Product: "mysql",
-		DSN: fmt.Sprintf("%s:%s@tcp(127.0.0.1:3306)/", weak, userPW)}}, zap.New(core))
+		DSN: fmt.Sprintf("%s:%s@tcp(127.0.0.1:3306)/", weak, userPW)}}, zap.New(core), WithScope(inScope))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.scope = inScope
 	obs := &failureObserver{}
 	e.SetObserver(obs)
 	rctx, cancel := context.WithCancel(ctx)

@@ -321,15 +321,16 @@ func (r *runningEngine) stop(t testing.TB) {
 }
 
 // startEngine builds and runs an engine scoped to the test's users (unless
-// unscoped) and stops it at cleanup.
-func startEngine(t testing.TB, cfg Config, st *Store, insts []InstanceConfig, unscoped bool) *runningEngine {
+// unscoped), with the extra options, and stops it at cleanup.
+func startEngine(t testing.TB, cfg Config, st *Store, insts []InstanceConfig, unscoped bool, extra ...Option) *runningEngine {
 	t.Helper()
-	e, err := NewEngine(cfg, st, insts, testLogger(t))
+	opts := extra
+	if !unscoped {
+		opts = append(opts, WithScope(inScope))
+	}
+	e, err := NewEngine(cfg, st, insts, testLogger(t), opts...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !unscoped {
-		e.scope = inScope
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runningEngine{Engine: e, cancel: cancel, done: make(chan error, 1)}
@@ -386,3 +387,12 @@ func reactionSummary() string {
 }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+// threads makes the sessions of a MatchID kill request.
+func threads(ids ...uint64) []Process {
+	out := make([]Process, len(ids))
+	for i, id := range ids {
+		out[i].ID = id
+	}
+	return out
+}

@@ -221,7 +221,7 @@ func TestLegacyOversizedTaskEnforced(t *testing.T) {
 	waitGone(t, 5*time.Second, v)
 	waitPolls(t, eng.Engine, "inst", "inst", 3)
 	assertAlive(t, keep)
-	assertHistory(t, eng.Store(), tk.ID, []*victim{v})
+	assertHistory(t, eng.store, tk.ID, []*victim{v})
 }
 
 // TestRetentionTasks: the history retention (max age, max rows) applies to
@@ -306,9 +306,11 @@ func TestRetentionTasks(t *testing.T) {
 			{"intelligent, 2 h ago, within max_rows", "intelligent_tasks", intRecent[3], true},
 			{"intelligent, 1 h ago, within max_rows", "intelligent_tasks", intRecent[4], true},
 		} {
-			if got := exists(c.table, c.id); got != c.keep {
-				t.Errorf("%s: kept = %v, want %v", c.name, got, c.keep)
-			}
+			t.Run(c.name, func(t *testing.T) {
+				if got := exists(c.table, c.id); got != c.keep {
+					t.Errorf("kept = %v, want %v", got, c.keep)
+				}
+			})
 		}
 	})
 }

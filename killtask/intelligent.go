@@ -2,7 +2,6 @@ package killtask
 
 import (
 	"cmp"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
@@ -16,12 +15,14 @@ import (
 // Intelligent kill: the node's active sessions are grouped by SQL template,
 // up to three groups are picked (one per strategy) and every session in them
 // is killed. This file holds the pure parts (template normaliser, grouping,
-// picking) and the engine's read of the eligible sessions.
+// picking); intelligent_engine.go holds the engine's reads and task
+// bookkeeping, store_intelligent.go the stored tasks.
 
 // Strategy is the ranking that picked a group.
 type Strategy string
 
-// The three strategies, in the order they pick (Huawei's names).
+// The three strategies, in the order they pick. The values are stored in
+// intelligent-kill summaries: never change them.
 const (
 	StrategyMaxTime Strategy = "top3_time"     // longest single execution (max TIME) in the group
 	StrategyCount   Strategy = "top3_count"    // most sessions
@@ -247,43 +248,3 @@ func PickGroups(groups []SessionGroup) []SessionGroup {
 	}
 	return out
 }
-
-// IntelligentSessions reads a node's processlist and returns the sessions an
-// intelligent kill may consider: running a statement (IntelligentEligible),
-// and not excluded by the engine's safety rules (killgate's own connections,
-// system and replication threads, sessions being killed, protected users).
-// nodeID "" is the instance's first node.
-func (e *Engine) IntelligentSessions(ctx context.Context, instanceID, nodeID string) ([]Process, error) {
-	n, err := e.node(instanceID, nodeID)
-	if err != nil {
-		return nil, err
-	}
-	ps, server, err := n.readForAPI(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := ps[:0]
-	for i := range ps {
-		p := &ps[i]
-		if IntelligentEligible(p) && n.excludedReason(server, p) == "" {
-			out = append(out, *p)
-		}
-	}
-	return out, nil
-}
-
-// IntelligentCandidates reads the node and returns the groups an intelligent
-// kill would pick now (GroupSessions + PickGroups over IntelligentSessions).
-func (e *Engine) IntelligentCandidates(ctx context.Context, instanceID, nodeID string) ([]SessionGroup, error) {
-	ps, err := e.IntelligentSessions(ctx, instanceID, nodeID)
-	if err != nil {
-		return nil, err
-	}
-	return PickGroups(GroupSessions(ps)), nil
-}
-
-// SetTestScope limits every kill, preview and intelligent-kill read of the
-// engine to the sessions scope accepts (nil removes the limit). It exists
-// for tests on a shared database server, so that they can never touch
-// sessions they did not create; call it before Run.
-func (e *Engine) SetTestScope(scope func(*Process) bool) { e.scope = scope }

@@ -1,6 +1,7 @@
 package killtask
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -65,9 +66,11 @@ func TestNormalizeSQLTemplate(t *testing.T) {
 		{"   \n", ""},
 	}
 	for _, c := range cases {
-		if got := SQLTemplate(c.in); got != c.want {
-			t.Errorf("SQLTemplate(%q) = %q, want %q", c.in, got, c.want)
-		}
+		t.Run(fmt.Sprintf("%q", c.in), func(t *testing.T) {
+			if got := SQLTemplate(c.in); got != c.want {
+				t.Errorf("SQLTemplate(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
 	}
 	if len(cases) < 30 {
 		t.Fatalf("want at least 30 cases, have %d", len(cases))
@@ -79,9 +82,11 @@ func TestNormalizeSQLTemplate(t *testing.T) {
 		{"/* a */ select * from t where v = 'x'", "select   *\nfrom t where v='y' -- b"},
 		{"insert into t values (1),(2),(3)", "insert into t values (9)"},
 	} {
-		if a, b := SQLTemplate(pair[0]), SQLTemplate(pair[1]); a != b {
-			t.Errorf("%q → %q but %q → %q", pair[0], a, pair[1], b)
-		}
+		t.Run(fmt.Sprintf("same/%q", pair[0]), func(t *testing.T) {
+			if a, b := SQLTemplate(pair[0]), SQLTemplate(pair[1]); a != b {
+				t.Errorf("%q → %q but %q → %q", pair[0], a, pair[1], b)
+			}
+		})
 	}
 }
 
@@ -206,16 +211,19 @@ func TestIntelligentPickDoesNotAlias(t *testing.T) {
 
 func TestIntelligentEligible(t *testing.T) {
 	for _, c := range []struct {
+		name string
 		p    Process
 		want bool
 	}{
-		{Process{Command: "Query", Info: "select 1"}, true},
-		{Process{Command: "Execute", Info: "select 1"}, true},
-		{Process{Command: "sleep", Info: "select 1"}, false},
-		{Process{Command: "Query", Info: ""}, false},
+		{"query", Process{Command: "Query", Info: "select 1"}, true},
+		{"execute", Process{Command: "Execute", Info: "select 1"}, true},
+		{"sleep-any-case", Process{Command: "sleep", Info: "select 1"}, false},
+		{"no-statement", Process{Command: "Query", Info: ""}, false},
 	} {
-		if got := IntelligentEligible(&c.p); got != c.want {
-			t.Errorf("%+v: %v", c.p, got)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if got := IntelligentEligible(&c.p); got != c.want {
+				t.Errorf("%+v: %v", c.p, got)
+			}
+		})
 	}
 }

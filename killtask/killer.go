@@ -37,14 +37,10 @@ func (n *node) startKill(ctx context.Context, p Process, server string, seen tim
 			return false
 		}
 	}
-	n.inflightMu.Lock()
-	if _, dup := n.inflight[p.ID]; dup {
-		n.inflightMu.Unlock()
+	if !n.claim(p.ID) {
 		<-n.sem
 		return true
 	}
-	n.inflight[p.ID] = struct{}{}
-	n.inflightMu.Unlock()
 	kctx := context.WithoutCancel(ctx) // a started KILL finishes (bounded by KillTimeout) even on stop
 	var sendBy time.Time               // shared store: the batch's confirm window (see tick)
 	if dl, ok := ctx.Deadline(); ok && n.e.leases != nil {
@@ -52,15 +48,31 @@ func (n *node) startKill(ctx context.Context, p Process, server string, seen tim
 	}
 	slot := n.hedge()
 	n.e.kills.Go(func() {
-		defer func() {
-			slot.done()
-			n.inflightMu.Lock()
-			delete(n.inflight, p.ID)
-			n.inflightMu.Unlock()
-		}()
+		defer n.finish(slot, p.ID)
 		n.killForTask(kctx, p, server, sendBy, seen)
 	})
 	return true
+}
+
+// claim marks a KILL of id in flight and reports true, or false when one
+// already is: one KILL per thread id at a time, whoever asks (a task's
+// kill, a manual or an intelligent one, a duplicate id in one request).
+func (n *node) claim(id uint64) bool {
+	n.inflightMu.Lock()
+	defer n.inflightMu.Unlock()
+	if _, busy := n.inflight[id]; busy {
+		return false
+	}
+	n.inflight[id] = struct{}{}
+	return true
+}
+
+// finish ends a claimed KILL: its slot and its in-flight mark go back.
+func (n *node) finish(slot *killSlot, id uint64) {
+	slot.done()
+	n.inflightMu.Lock()
+	delete(n.inflight, id)
+	n.inflightMu.Unlock()
 }
 
 // killSlot is one acquired kill slot whose KILL is running.
@@ -117,7 +129,7 @@ func (s *killSlot) done() {
 func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy, seen time.Time) {
 	e, inst := n.e, n.inst
 	inst.gate.RLock()
-	t := e.attribute(inst.cfg.ID, &p, time.Now())
+	t := e.attribute(inst.cfg.ID, &p, e.now())
 	if t == nil || !n.owns() {
 		// Every matching task ended, or the node's lease is no longer safe
 		// to use (this replica was paused past its deadline): not an attempt.
@@ -212,7 +224,7 @@ func (n *node) execKill(ctx context.Context, id uint64, server string, guard fun
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.e.cfg.KillTimeout)
 	defer cancel()
-	if h := n.e.stallKill; h != nil { // tests: a KILL that stalls like MariaDB's on SLEEP()
+	if h := n.e.opt.killDelay; h != nil { // tests: a KILL that stalls like MariaDB's on SLEEP()
 		if d := h(id); d > 0 {
 			select {
 			case <-time.After(d):
@@ -266,7 +278,7 @@ func (n *node) record(p Process, o Outcome, msg, source, taskID string) KillReco
 	return KillRecord{
 		Source: source, TaskID: taskID, InstanceID: n.inst.cfg.ID, NodeID: n.id, Product: n.inst.cfg.Product,
 		ThreadID: p.ID, User: p.User, Host: p.Host, DB: p.DB, Command: p.Command, Time: p.Time,
-		State: p.State, Info: p.Info, Outcome: o, Error: msg, KilledAt: time.Now().UTC(),
+		State: p.State, Info: p.Info, Outcome: o, Error: msg, KilledAt: n.e.now().UTC(),
 	}
 }
 
@@ -278,102 +290,8 @@ func (n *node) excludedReason(server string, p *Process) string {
 	if r := Exclusion(p, n.inst.protected); r != "" {
 		return r
 	}
-	if n.e.scope != nil && !n.e.scope(p) {
+	if !n.e.inScope(p) {
 		return ExclOutsideScope
 	}
 	return ""
-}
-
-// manualKill is one requested kill of KillThreads / KillProcesses.
-type manualKill struct {
-	want    Process // as requested (ID only for KillThreads)
-	compare bool    // user and host (the connection) must be unchanged
-	stmt    bool    // with compare: the statement (info) too
-}
-
-// killMany re-reads the requested ids in one query, decides each one and
-// runs the permitted KILLs concurrently over the node's kill slots.
-func (n *node) killMany(ctx context.Context, reqs []manualKill) ([]KillResult, error) {
-	c, server, err := n.conn(ctx)
-	if err != nil {
-		n.setHealth(err)
-		return nil, errors.Join(ErrUnavailable, err)
-	}
-	ids := make([]uint64, len(reqs))
-	for i, r := range reqs {
-		ids[i] = r.want.ID
-	}
-	cur, err := n.readList(ctx, c, ids, nil)
-	if err != nil {
-		discard(c)
-		n.setHealth(err)
-		return nil, errors.Join(ErrUnavailable, err)
-	}
-	c.Close()
-	byID := make(map[uint64]Process, len(cur))
-	for _, p := range cur {
-		byID[p.ID] = p
-	}
-	res := make([]KillResult, len(reqs))
-	done := make(chan struct{}, len(reqs))
-	pending := 0
-	for i, r := range reqs {
-		p, ok := byID[r.want.ID]
-		switch {
-		case !ok:
-			// Not in the read just made: gone. Never KILL an id we have not
-			// seen, whatever recheck says: it could be reused at any moment.
-			res[i] = KillResult{Process: r.want, Outcome: OutcomeGone}
-			continue
-		case r.compare && (p.User != r.want.User || p.Host != r.want.Host || (r.stmt && p.Info != r.want.Info)):
-			res[i] = KillResult{Process: p, Outcome: OutcomeChanged, Error: "thread id now belongs to another session or statement"}
-			continue
-		default:
-			if why := n.excludedReason(server, &p); why != "" {
-				res[i] = KillResult{Process: p, Outcome: OutcomeSkipped, Error: "not killed: " + why}
-				continue
-			}
-		}
-		select {
-		case n.sem <- struct{}{}:
-		case <-ctx.Done():
-			res[i] = KillResult{Process: p, Outcome: OutcomeFailed, Error: ctx.Err().Error()}
-			continue
-		}
-		// One KILL per thread id at a time, whoever asks (a task's kill, a
-		// manual or an intelligent one, or a duplicate id in one request).
-		n.inflightMu.Lock()
-		_, busy := n.inflight[p.ID]
-		if !busy {
-			n.inflight[p.ID] = struct{}{}
-		}
-		n.inflightMu.Unlock()
-		if busy {
-			<-n.sem
-			res[i] = KillResult{Process: p, Outcome: OutcomeSkipped, Error: "not killed here: a KILL for this thread is already in flight"}
-			continue
-		}
-		pending++
-		slot := n.hedge()
-		go func() {
-			defer func() {
-				slot.done()
-				n.inflightMu.Lock()
-				delete(n.inflight, p.ID)
-				n.inflightMu.Unlock()
-				done <- struct{}{}
-			}()
-			err := n.execKill(ctx, p.ID, server, nil)
-			o, _ := classifyKill(err)
-			_, msg := n.noteKill(p, o, err, false)
-			if o == OutcomeFailed {
-				n.e.obs.KillFailed(n.inst.cfg.ID, n.id, killFailure(err))
-			}
-			res[i] = KillResult{Process: p, Outcome: o, Error: msg}
-		}()
-	}
-	for range pending {
-		<-done
-	}
-	return res, nil
 }

@@ -21,7 +21,7 @@ import (
 // environment (127.0.0.1:3306, root, empty password; also the unix socket).
 // TestMain creates users and schemas with a unique prefix and drops them at
 // the end. Every engine a test starts is scoped to sessions of those users
-// (Engine.scope), so nothing else on the shared server can be killed.
+// (WithScope), so nothing else on the shared server can be killed.
 const (
 	rootDSN    = "root@tcp(127.0.0.1:3306)/"
 	socketPath = "/run/mysqld/mysqld.sock"

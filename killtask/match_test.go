@@ -22,9 +22,11 @@ func TestClientHost(t *testing.T) {
 		"2001:db8::12":         "2001:db8::12",
 		"::ffff:10.0.0.1:3306": "::ffff:10.0.0.1",
 	} {
-		if got := ClientHost(in); got != want {
-			t.Errorf("ClientHost(%q) = %q, want %q", in, got, want)
-		}
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) {
+			if got := ClientHost(in); got != want {
+				t.Errorf("ClientHost(%q) = %q, want %q", in, got, want)
+			}
+		})
 	}
 }
 
@@ -83,10 +85,12 @@ func TestFilterMatch(t *testing.T) {
 		{"and one fails (host)", Filter{User: "app", Host: "localhost"}, p, false},
 	}
 	for _, c := range cases {
-		f := c.f.Normalize()
-		if got := f.Match(&c.p); got != c.want {
-			t.Errorf("%s: Match(%+v) = %v, want %v", c.name, c.f, got, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			f := c.f.Normalize()
+			if got := f.Match(&c.p); got != c.want {
+				t.Errorf("Match(%+v) = %v, want %v", c.f, got, c.want)
+			}
+		})
 	}
 }
 

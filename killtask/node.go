@@ -83,25 +83,6 @@ type node struct {
 	leaseUntil time.Time // local (monotonic) deadline of the node's lease; zero = not held (see lease.go)
 }
 
-// prepareDSN parses a node DSN and sets explicit network timeouts. Parse
-// errors never echo the DSN.
-func prepareDSN(dsn string) (*mysql.Config, error) {
-	mc, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return nil, redactDSNError(err)
-	}
-	if mc.Timeout == 0 {
-		mc.Timeout = 5 * time.Second
-	}
-	if mc.ReadTimeout == 0 {
-		mc.ReadTimeout = 30 * time.Second
-	}
-	if mc.WriteTimeout == 0 {
-		mc.WriteTimeout = 30 * time.Second
-	}
-	return mc, nil
-}
-
 func newNode(e *Engine, inst *instance, id string, mc *mysql.Config) *node {
 	addr := mc.Addr
 	if mc.Net == "unix" {

@@ -73,7 +73,7 @@ func TestOwnStatementTextBuysNothing(t *testing.T) {
 		t.Fatalf("intelligent kill does not consider the session that mimics killgate")
 	}
 	// A manual kill kills it and records a kill, not a skip.
-	res, err := eng.KillThreads(ctx, "inst", "", []uint64{v.id}, true, true, SourceManual, "manual-1")
+	res, err := eng.Kill(ctx, KillRequest{Instance: "inst", Sessions: threads(v.id), Match: MatchID, Record: true, Ref: "manual-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,11 +124,11 @@ func TestSystemAccountNamesBuyNothing(t *testing.T) {
 			ids[v.id] = true
 		}
 	}
-	e, err := NewEngine(testConfig(), newStore(t), []InstanceConfig{rootInstance("inst")}, testLogger(t))
+	onlyOurs := func(p *Process) bool { return ids[p.ID] } // only this test's sessions
+	e, err := NewEngine(testConfig(), newStore(t), []InstanceConfig{rootInstance("inst")}, testLogger(t), WithScope(onlyOurs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.scope = func(p *Process) bool { return ids[p.ID] } // only this test's sessions
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(rctx) }()
@@ -190,7 +190,7 @@ func TestOwnConnectionRegistrationWindow(t *testing.T) {
 		{"socket-new-address", sockDSN}, // first connection to the address: reads wait for it
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			mc, err := prepareDSN(c.dsn)
+			mc, err := parseDSN(c.dsn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,7 +227,7 @@ func TestOwnConnectionRegistrationWindow(t *testing.T) {
 			if id == 0 {
 				t.Fatal("no connection id")
 			}
-			st, _, _ := eng.Store().ListKillRecords(ctx, RecordQuery{})
+			st, _, _ := eng.store.ListKillRecords(ctx, RecordQuery{})
 			for _, r := range st {
 				if r.ThreadID == id {
 					t.Fatalf("a kill of killgate's own connection was attempted: %+v", r)

@@ -152,9 +152,9 @@ func TestRandomizedAgainstOracle(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(kill) > 0 {
-			assertHistory(t, eng.Store(), tk.ID, kill)
+			assertHistory(t, eng.store, tk.ID, kill)
 		} else {
-			if _, n, _ := eng.Store().ListKillRecords(ctx, RecordQuery{TaskID: tk.ID}); n != 0 {
+			if _, n, _ := eng.store.ListKillRecords(ctx, RecordQuery{TaskID: tk.ID}); n != 0 {
 				t.Fatalf("round %d: %d kills for a filter the oracle says matches nothing", round, n)
 			}
 		}

@@ -2,9 +2,9 @@ package killtask
 
 // migrations are applied in order at start-up; each runs once per store and is
 // recorded in schema_migrations. Append only: never edit an applied step.
-// {{autoinc}}, {{text}}, {{key}} are replaced per dialect (see dialect.rewrite).
+// {{autoinc}}, {{text}}, {{key}} are replaced per dialect (see Store.rewrite).
 var migrations = []string{
-	// 1: tasks, history, two-stage kills, intelligent-kill tasks.
+	// 1: tasks, history, prepared (two-stage) kills in sql_execs, intelligent-kill tasks.
 	`CREATE TABLE IF NOT EXISTS tasks (
 		id          {{key}} NOT NULL PRIMARY KEY,
 		instance_id {{key}} NOT NULL,

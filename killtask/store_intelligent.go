@@ -2,12 +2,10 @@ package killtask
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -132,11 +130,7 @@ func (s *Store) FinishIntelligentTask(ctx context.Context, id string, ended time
 // GetIntelligentTask returns one task (ErrNotFound if absent).
 func (s *Store) GetIntelligentTask(ctx context.Context, id string) (IntelligentTask, error) {
 	var r intelligentRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+intelligentCols+` FROM intelligent_tasks WHERE id = ?`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return IntelligentTask{}, ErrNotFound
-	}
-	if err != nil {
+	if err := s.get(ctx, &r, `SELECT `+intelligentCols+` FROM intelligent_tasks WHERE id = ?`, id); err != nil {
 		return IntelligentTask{}, err
 	}
 	return r.task()
@@ -155,35 +149,18 @@ type IntelligentQuery struct {
 // ListIntelligentTasks returns a page of tasks, newest first (ties by id),
 // and the total that match.
 func (s *Store) ListIntelligentTasks(ctx context.Context, q IntelligentQuery) ([]IntelligentTask, int64, error) {
-	var where []string
-	var args []any
-	if q.InstanceID != "" {
-		where, args = append(where, "instance_id = ?"), append(args, q.InstanceID)
-	}
-	if q.NodeID != "" {
-		where, args = append(where, "node_id = ?"), append(args, q.NodeID)
-	}
-	if !q.Since.IsZero() {
-		where, args = append(where, "created_ms >= ?"), append(args, q.Since.UnixMilli())
-	}
-	if !q.Until.IsZero() {
-		where, args = append(where, "created_ms <= ?"), append(args, q.Until.UnixMilli())
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	var total int64
-	if err := s.db.GetContext(ctx, &total, `SELECT COUNT(*) FROM intelligent_tasks`+cond, args...); err != nil {
+	var c conds
+	c.scope(nil, q.InstanceID)
+	c.add(q.NodeID != "", "node_id = ?", q.NodeID)
+	c.add(!q.Since.IsZero(), "created_ms >= ?", ms(q.Since))
+	c.add(!q.Until.IsZero(), "created_ms <= ?", ms(q.Until))
+	cond, args, total, err := s.count(ctx, "intelligent_tasks", c)
+	if err != nil {
 		return nil, 0, err
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
 	}
 	var rows []intelligentRow
 	if err := s.db.SelectContext(ctx, &rows, `SELECT `+intelligentCols+` FROM intelligent_tasks`+cond+` ORDER BY created_ms DESC, id DESC LIMIT ? OFFSET ?`,
-		append(args, limit, max(q.Offset, 0))...); err != nil {
+		append(args, limitOr(q.Limit, 100), max(q.Offset, 0))...); err != nil {
 		return nil, 0, err
 	}
 	out := make([]IntelligentTask, 0, len(rows))
@@ -227,29 +204,17 @@ func (s *Store) PruneIntelligentTasks(ctx context.Context, cutoff time.Time, max
 	var n int64
 	if !cutoff.IsZero() {
 		abandoned := min(ms(cutoff), ms(now.Add(-abandonedAfter)))
-		res, err := s.db.ExecContext(ctx, `DELETE FROM intelligent_tasks WHERE (ended_ms <> 0 AND ended_ms < ?) OR (ended_ms = 0 AND created_ms < ?)`, ms(cutoff), abandoned)
+		d, err := s.exec(ctx, `DELETE FROM intelligent_tasks WHERE (ended_ms <> 0 AND ended_ms < ?) OR (ended_ms = 0 AND created_ms < ?)`, ms(cutoff), abandoned)
 		if err != nil {
 			return n, err
 		}
-		d, _ := res.RowsAffected()
 		n += d
 	}
 	if maxRows > 0 {
-		var last []struct {
-			CreatedMS int64  `db:"created_ms"`
-			ID        string `db:"id"`
-		}
-		if err := s.db.SelectContext(ctx, &last, `SELECT created_ms, id FROM intelligent_tasks WHERE ended_ms <> 0 ORDER BY created_ms DESC, id DESC LIMIT 1 OFFSET ?`, maxRows); err != nil {
+		d, err := s.pruneBeyond(ctx, "intelligent_tasks", "ended_ms <> 0", "created_ms", maxRows)
+		n += d
+		if err != nil {
 			return n, err
-		}
-		if len(last) == 1 {
-			res, err := s.db.ExecContext(ctx, `DELETE FROM intelligent_tasks WHERE ended_ms <> 0 AND (created_ms < ? OR (created_ms = ? AND id <= ?))`,
-				last[0].CreatedMS, last[0].CreatedMS, last[0].ID)
-			if err != nil {
-				return n, err
-			}
-			d, _ := res.RowsAffected()
-			n += d
 		}
 	}
 	return n, nil

@@ -143,12 +143,12 @@ func TestStoreCancelAndExpiry(t *testing.T) {
 	})
 }
 
-func TestStoreTakeSqlExecOnce(t *testing.T) {
+func TestStoreTakePreparedKillOnce(t *testing.T) {
 	storeUnderTest(t, func(t *testing.T, st *Store) {
 		ctx := context.Background()
 		now := time.Now()
-		e := SqlExec{ID: "x-" + randHex(4), InstanceID: "i1", Product: "mysql", Threads: []uint64{1, 2, 3}, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-		if err := st.PutSqlExec(ctx, e); err != nil {
+		e := PreparedKill{ID: "x-" + randHex(4), InstanceID: "i1", Product: "mysql", Threads: []uint64{1, 2, 3}, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		if err := st.SavePreparedKill(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
@@ -156,7 +156,7 @@ func TestStoreTakeSqlExecOnce(t *testing.T) {
 		wins, used := 0, 0
 		for range 12 {
 			wg.Go(func() {
-				got, err := st.TakeSqlExec(ctx, e.ID, "i1", time.Now())
+				got, err := st.TakePreparedKill(ctx, e.ID, "i1", time.Now())
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -168,7 +168,7 @@ func TestStoreTakeSqlExecOnce(t *testing.T) {
 				case errors.Is(err, ErrUsed):
 					used++
 				default:
-					t.Errorf("TakeSqlExec: %v", err)
+					t.Errorf("TakePreparedKill: %v", err)
 				}
 			})
 		}
@@ -176,14 +176,14 @@ func TestStoreTakeSqlExecOnce(t *testing.T) {
 		if wins != 1 || used != 11 {
 			t.Fatalf("wins=%d used=%d", wins, used)
 		}
-		if _, err := st.TakeSqlExec(ctx, e.ID, "other", time.Now()); !errors.Is(err, ErrNotFound) {
+		if _, err := st.TakePreparedKill(ctx, e.ID, "other", time.Now()); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("other instance: %v", err)
 		}
-		x := SqlExec{ID: "y-" + randHex(4), InstanceID: "i1", CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)}
-		if err := st.PutSqlExec(ctx, x); err != nil {
+		x := PreparedKill{ID: "y-" + randHex(4), InstanceID: "i1", CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)}
+		if err := st.SavePreparedKill(ctx, x); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.TakeSqlExec(ctx, x.ID, "i1", time.Now()); !errors.Is(err, ErrExpired) {
+		if _, err := st.TakePreparedKill(ctx, x.ID, "i1", time.Now()); !errors.Is(err, ErrExpired) {
 			t.Fatalf("expired: %v", err)
 		}
 	})

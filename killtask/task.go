@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"net"
 	"slices"
 	"strconv"
@@ -26,15 +25,6 @@ const (
 
 // Forever is the Duration of a task that runs until it is cancelled.
 const Forever int64 = -1
-
-// Sentinel errors returned by the store. Callers branch on them with errors.Is.
-var (
-	ErrNotFound      = errors.New("killtask: not found")
-	ErrDuplicate     = errors.New("killtask: identical active task exists")
-	ErrLimitExceeded = errors.New("killtask: too many active tasks")
-	ErrExpired       = errors.New("killtask: expired")
-	ErrUsed          = errors.New("killtask: already used")
-)
 
 // Filter selects sessions. Every non-empty field must match (AND); an empty
 // Filter matches every user session. See Match for the exact rules.
@@ -164,7 +154,7 @@ type Task struct {
 	ExpiresAt  time.Time // zero when Duration == Forever
 	Status     Status
 	EndedAt    time.Time // zero while running
-	Creator    string    // caller identity (SecretId) that created it
+	Creator    string    // the caller identity that created it (as the API layer names callers)
 	Kills      int64     // sessions killed so far
 	LastError  string
 }

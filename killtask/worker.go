@@ -62,7 +62,7 @@ func (n *node) pollTimeout() time.Duration {
 // tick runs one poll and returns the number of consecutive failures.
 func (n *node) tick(ctx context.Context) int {
 	e := n.e
-	tasks := e.activeFor(n.inst.cfg.ID, time.Now())
+	tasks := e.activeFor(n.inst.cfg.ID, e.now())
 	if len(tasks) == 0 {
 		// Nothing to enforce: hold no connection while idle.
 		n.releasePollConn()
@@ -108,7 +108,7 @@ func (n *node) tick(ctx context.Context) int {
 		}
 		return own.Has(id) || n.isInflight(id)
 	}
-	cands := matchProcesses(ps, tasks, n.inst.protected, skip, e.scope, n.candBuf[:0])
+	cands := matchProcesses(ps, tasks, n.inst.protected, skip, e.opt.scope, n.candBuf[:0])
 	n.candBuf = cands
 	if len(cands) == 0 {
 		return 0
@@ -161,7 +161,7 @@ func (n *node) tick(ctx context.Context) int {
 		if !ok || p.User != c.p.User || p.Host != c.p.Host || p.Info != c.p.Info {
 			continue // gone or changed: not an attempt; the next poll decides again
 		}
-		if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || (e.scope != nil && !e.scope(p)) {
+		if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || !e.inScope(p) {
 			continue
 		}
 		if firstMatch(tasks, p) < 0 {

@@ -94,7 +94,7 @@ func errorsTable() string {
 	var b strings.Builder
 	b.WriteString("| Code | When |\n|---|---|\n")
 	for _, code := range actions.Codes() {
-		b.WriteString("| `" + code + "` | " + strings.ReplaceAll(actions.Catalog[code], "|", `\|`) + " |\n")
+		b.WriteString("| `" + string(code) + "` | " + strings.ReplaceAll(actions.Catalog[code], "|", `\|`) + " |\n")
 	}
 	return b.String()
 }
@@ -118,7 +118,7 @@ func TestDocsErrors(t *testing.T) {
 		t.Log("regenerated docs/errors.md")
 	}
 	for _, code := range actions.Codes() {
-		if !strings.Contains(doc, "| `"+code+"` |") {
+		if !strings.Contains(doc, "| `"+string(code)+"` |") {
 			t.Errorf("error code %s is not in docs/errors.md", code)
 		}
 	}
@@ -137,7 +137,7 @@ func (docsStore) Ping(context.Context) error                                    
 func TestDocsEveryMetric(t *testing.T) {
 	m := gateway.NewMetrics(gateway.MetricsConfig{Actions: []string{"A"}, Instances: []string{"i"}, Store: docsStore{}})
 	m.Request("tencent", "A", "", time.Millisecond)
-	m.Request("tencent", "A", actions.RequestLimitExceeded, time.Millisecond)
+	m.Request("tencent", "A", string(actions.RequestLimitExceeded), time.Millisecond)
 	m.PollDone("i", "n", time.Millisecond, nil)
 	m.Killed("i", "n", killtask.OutcomeKilled, time.Millisecond)
 	m.ObserveStore("ping", time.Millisecond)

@@ -108,21 +108,21 @@ func TestRoundTripRealServer(t *testing.T) {
 		t.Fatalf("duplicate: exit %d, stdout %q", code, out)
 	}
 	m := errLine.FindStringSubmatch(errOut)
-	if m == nil || m[1] != actions.UnsupportedOperationDuplicate {
+	if m == nil || actions.Code(m[1]) != actions.UnsupportedOperationDuplicate {
 		t.Fatalf("duplicate: stderr %q", errOut)
 	}
 
 	// Wrong types and unknown actions come back as their codes.
 	for _, c := range []struct {
 		args []string
-		want string
+		want actions.Code
 	}{
 		{[]string{"CreateKillTask", "--InstanceId", kgtest.Instance, "--Duration", "soon"}, actions.InvalidParameter},
 		{[]string{"CreateKillTask", "--InstanceId", kgtest.Instance}, actions.MissingParameter},
 		{[]string{"dbbrain", "NoSuchAction"}, actions.InvalidAction},
 	} {
 		code, _, errOut := ctl(env, c.args...)
-		if m := errLine.FindStringSubmatch(errOut); code != exitError || m == nil || m[1] != c.want {
+		if m := errLine.FindStringSubmatch(errOut); code != exitError || m == nil || actions.Code(m[1]) != c.want {
 			t.Errorf("%v: exit %d, stderr %q, want %s", c.args, code, errOut, c.want)
 		}
 	}
@@ -131,7 +131,7 @@ func TestRoundTripRealServer(t *testing.T) {
 	bad := stackEnv(s)
 	bad["TENCENTCLOUD_SECRET_KEY"] = "not-the-key"
 	code, _, errOut = ctl(bad, "CreateKillTask", "--InstanceId", kgtest.Instance, "--Duration", "60")
-	if m := errLine.FindStringSubmatch(errOut); code != exitError || m == nil || m[1] != actions.AuthFailureSignatureFailure {
+	if m := errLine.FindStringSubmatch(errOut); code != exitError || m == nil || actions.Code(m[1]) != actions.AuthFailureSignatureFailure {
 		t.Errorf("wrong key: exit %d, stderr %q", code, errOut)
 	}
 

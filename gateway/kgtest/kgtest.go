@@ -62,7 +62,7 @@ type Options struct {
 	// Huawei configures the Huawei door (mounted when ProjectID is set).
 	Huawei gateway.HuaweiConfig
 	// Scope, when set, limits every kill and intelligent-kill read of the
-	// engine to the sessions it accepts (killtask.Engine.SetTestScope).
+	// engine to the sessions it accepts (killtask.WithScope).
 	Scope func(*killtask.Process) bool
 	// Ops mounts /healthz and /readyz, and unless NoMetrics also /metrics
 	// with the engine and request observers, as cmd/killgate serve does.
@@ -113,12 +113,9 @@ func Start(t testing.TB, o Options) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := killtask.NewEngine(o.Engine, store, o.Instances, log.Named("killtask"))
+	eng, err := killtask.NewEngine(o.Engine, store, o.Instances, log.Named("killtask"), killtask.WithScope(o.Scope))
 	if err != nil {
 		t.Fatal(err)
-	}
-	if o.Scope != nil {
-		eng.SetTestScope(o.Scope)
 	}
 	svc := actions.NewService(eng, log.Named("actions"))
 	reg := actions.NewRegistry(svc.Actions())
