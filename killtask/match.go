@@ -33,10 +33,17 @@ func (f Filter) Match(p *Process) bool {
 // computed once by the caller (the worker matches each session against
 // every task). Cheap checks come first.
 func (f *Filter) match(p *Process, host, info string) bool {
-	if f.User != "" && p.User != f.User {
+	if f.MinTime > 0 && p.Time < f.MinTime {
 		return false
 	}
-	if f.MinTime > 0 && p.Time < f.MinTime {
+	return f.matchButTime(p, host, info)
+}
+
+// matchButTime is match without the Time threshold: the session matches
+// every other field and will match the filter once it has run MinTime
+// (deadline.go).
+func (f *Filter) matchButTime(p *Process, host, info string) bool {
+	if f.User != "" && p.User != f.User {
 		return false
 	}
 	if len(f.DBs) > 0 {

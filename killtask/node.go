@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,20 +49,27 @@ type node struct {
 	mc   *mysql.Config
 	addr string // host:port or socket path, for logs (never the DSN)
 
-	mu     sync.Mutex // guards db, killDB, closed, table
+	mu     sync.Mutex // guards db, killDB, closed, src
 	db     *sql.DB    // processlist reads, re-checks, API reads
 	killDB *sql.DB    // KILL statements only: never waits behind a slow read
 	closed bool
-	table  string // processlist source, detected on first read
+	src    source // processlist source, detected on first read
 
 	// Poller-owned (only the node's poller goroutine touches these).
-	pollConn *sql.Conn
-	server   string // server identity of the node (from the poll connection)
-	procBuf  []Process
-	candBuf  []candidate
+	pollConn   *sql.Conn
+	server     string // server identity of the node (from the poll connection)
+	procBuf    []Process
+	candBuf    []candidate
+	due        dueKills      // sessions that will cross a task's Time: kill on the dot (deadline.go)
+	nextRead   time.Time     // when the next full read is due; zero while idle
+	rtt        time.Duration // round trip to the server on the poll connection (ping at connect)
+	nextExpiry time.Time     // when the first active task of the instance expires (monotonic); zero: none
 
 	pollConnID atomic.Uint64 // id of the pinned poll connection, 0 when none
 	polls      atomic.Int64  // successful processlist reads by the poller
+	reads      atomic.Int64  // every processlist query on the node (full, re-check, API; for tests and benchmarks)
+	dueReads   atomic.Int64  // re-reads at Time crossings (deadline.go)
+	duePlanned atomic.Int64  // due kills planned by the last full read
 	trigger    chan struct{} // cap 1: poll now
 
 	hmu      sync.Mutex // guards health, failures, grants, killErr, denied
@@ -172,87 +178,6 @@ func discard(c *sql.Conn) {
 // wrap adds the node to an error; mysql driver errors carry no DSN.
 func (n *node) wrap(err error) error {
 	return fmt.Errorf("killtask: node %s (%s): %w", n.id, n.addr, err)
-}
-
-const processCols = "ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO"
-
-// source returns the processlist table, detecting it once per node:
-// performance_schema.processlist where the server has performance_schema on
-// and the table exists (MySQL 8.0.22+), else information_schema.PROCESSLIST.
-func (n *node) source(ctx context.Context, c *sql.Conn) string {
-	n.mu.Lock()
-	t := n.table
-	n.mu.Unlock()
-	if t != "" {
-		return t
-	}
-	t = "information_schema.PROCESSLIST"
-	var on sql.NullString
-	if err := c.QueryRowContext(ctx, "SELECT /* killgate */ @@performance_schema").Scan(&on); err == nil && (on.String == "1" || strings.EqualFold(on.String, "ON")) {
-		rows, err := c.QueryContext(ctx, "SELECT /* killgate */ "+processCols+" FROM performance_schema.processlist LIMIT 0")
-		if err == nil {
-			rows.Close()
-			t = "performance_schema.processlist"
-		}
-	} else if err != nil {
-		return t // transient; detect again next time
-	}
-	n.mu.Lock()
-	n.table = t
-	n.mu.Unlock()
-	return t
-}
-
-// readList reads the processlist through c into buf[:0]; with ids, only
-// those threads (one query, integers only). It returns once this process's
-// own connections among the rows can be told apart (own.settle).
-func (n *node) readList(ctx context.Context, c *sql.Conn, ids []uint64, buf []Process) ([]Process, error) {
-	var b strings.Builder
-	b.WriteString("SELECT /* killgate */ " + processCols + " FROM ")
-	b.WriteString(n.source(ctx, c))
-	if ids != nil {
-		if len(ids) == 0 {
-			return buf[:0], nil
-		}
-		b.WriteString(" WHERE ID IN (")
-		var num [20]byte
-		for i, id := range ids {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.Write(strconv.AppendUint(num[:0], id, 10))
-		}
-		b.WriteByte(')')
-	}
-	rows, err := c.QueryContext(ctx, b.String())
-	if err != nil {
-		return buf[:0], n.wrap(err)
-	}
-	defer rows.Close()
-	out := buf[:0]
-	var user, host, db, cmd, state, info sql.NullString
-	var tm sql.NullInt64
-	for rows.Next() {
-		var p Process
-		if err := rows.Scan(&p.ID, &user, &host, &db, &cmd, &tm, &state, &info); err != nil {
-			return out, n.wrap(err)
-		}
-		p.User, p.Host, p.DB, p.Command, p.Time, p.State, p.Info = user.String, host.String, db.String, cmd.String, tm.Int64, state.String, info.String
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return out, n.wrap(err)
-	}
-	// Every session of ours in the read must be recognisable by the time the
-	// caller applies the exclusions (see ownconn.go).
-	server, _, err := connInfo(c)
-	if err == nil {
-		err = own.settle(ctx, server)
-	}
-	if err != nil {
-		return out, n.wrap(err)
-	}
-	return out, nil
 }
 
 // setHealth records the result of a poll or probe and returns whether the

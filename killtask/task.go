@@ -174,6 +174,11 @@ type Process struct {
 	Time    int64 // seconds
 	State   string
 	Info    string
+	// Elapsed is the time in the current statement (or idle): TIME_MS where
+	// the server has it, else Time seconds. QueryID names the statement
+	// (MariaDB's QUERY_ID; 0 when the server has none).
+	Elapsed time.Duration `json:",omitempty"`
+	QueryID uint64        `json:",omitempty"`
 }
 
 // ClientHost returns the host part of the HOST column with any port removed.

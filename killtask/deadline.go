@@ -1,0 +1,211 @@
+package killtask
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Kills on the dot. Most tasks carry a Time threshold ("busy for more than
+// T s"). A full read already tells when each session that matches a task's
+// other filters will cross it: its statement started Elapsed ago. So the
+// poller does not wait for the next read to kill it: it keeps, per node, the
+// instant each such session crosses (a dueKill) and, at that instant, reads
+// just those sessions again (WHERE ID IN …) and kills the ones still in the
+// same statement — through the same checks as any kill (exclusions, the
+// oldest active task that matches, the cancel gate, leases, the in-flight
+// set).
+//
+// Precision. On MariaDB the read carries TIME_MS and QUERY_ID: every row's
+// TIME_MS is computed against one server instant, which the reading
+// statement's own row gives (readStamp.self), so a statement's start is
+// known to the network's one-way delay, and QUERY_ID tells a new statement
+// on the same connection from the old one. Elsewhere (MySQL's
+// information_schema or performance_schema processlist) only whole seconds
+// of TIME exist: the crossing is placed at the latest instant the statement
+// can have started (so never early), and the re-read must show TIME ≥ T
+// before the kill; a kill then lands up to a second after the crossing.
+//
+// Never early: the start used is the latest the read allows; at the crossing
+// the session is read again and killed only if it is the same statement (and,
+// without QUERY_ID, if the server's own TIME shows the threshold reached); a
+// session that ended, changed statement or stopped matching is dropped (the
+// next full read sees it afresh).
+
+// dueKill is a session that matches an active task but for its Time, and the
+// instant it crosses that Time.
+type dueKill struct {
+	at      time.Time     // the crossing instant: startHi + the task's Time
+	startHi time.Time     // the latest instant its statement can have started
+	minTime int64         // the threshold crossed at `at`, seconds
+	p       Process       // as read
+	elapsed time.Duration // p.Elapsed at the read (for logs)
+}
+
+// dueKills is kept sorted by at.
+type dueKills []dueKill
+
+// Deadline tuning.
+const (
+	// dueCoalesce: sessions crossing within this of the moment a re-read is
+	// sent are read in it too (the server computes the rows a little after
+	// the send, by then they have crossed).
+	dueCoalesce = 200 * time.Microsecond
+)
+
+// planDue rebuilds the node's due kills from a full read: every session not
+// excluded that matches an active task with a Time threshold in all but Time
+// gets the instant it crosses the nearest such threshold.
+func (n *node) planDue(ps []Process, st readStamp, tasks []*Task, skip func(uint64) bool) {
+	n.clearDue()
+	timed := false
+	for _, t := range tasks {
+		timed = timed || t.Filter.MinTime > 0
+	}
+	if !timed {
+		return
+	}
+	for i := range ps {
+		p := &ps[i]
+		if skip(p.ID) || Exclusion(p, n.inst.protected) != "" || !n.e.inScope(p) {
+			continue
+		}
+		host, info := ClientHost(p.Host), strings.TrimLeft(p.Info, infoSpace)
+		var best int64
+		for _, t := range tasks {
+			m := t.Filter.MinTime
+			if m <= 0 || p.Time >= m || (best > 0 && m >= best) {
+				continue // no threshold, already crossed (a poll candidate), or a nearer one found
+			}
+			if t.Filter.matchButTime(p, host, info) {
+				best = m
+			}
+		}
+		if best == 0 {
+			continue
+		}
+		start := n.startHi(p, st)
+		n.due = append(n.due, dueKill{at: start.Add(time.Duration(best) * time.Second), startHi: start, minTime: best, p: *p, elapsed: p.Elapsed})
+	}
+	slices.SortFunc(n.due, func(a, b dueKill) int { return a.at.Compare(b.at) })
+	n.duePlanned.Store(int64(len(n.due)))
+}
+
+// clearDue drops every due kill.
+func (n *node) clearDue() {
+	n.due = n.due[:0]
+	n.duePlanned.Store(0)
+}
+
+// startHi is the latest instant p's statement can have started, on the
+// client's monotonic clock.
+func (n *node) startHi(p *Process, st readStamp) time.Time {
+	if st.self >= 0 && p.QueryID != 0 {
+		// The rows were computed at (our statement's start on the server) +
+		// st.self; our statement started at most one network trip after we
+		// sent it.
+		return st.sent.Add(n.rtt + st.self - p.Elapsed)
+	}
+	// Whole seconds: Elapsed ≥ TIME at some instant before recv.
+	return st.recv.Add(-time.Duration(p.Time) * time.Second)
+}
+
+// nextDue returns when the poller must wake for the first due kill (its
+// crossing), or zero. The re-read is sent at the crossing, so the server
+// computes it after the crossing: a kill is never early.
+func (n *node) nextDue() time.Time {
+	if len(n.due) == 0 {
+		return time.Time{}
+	}
+	return n.due[0].at
+}
+
+// fireDue re-reads the sessions whose crossing has come (with those due
+// within dueCoalesce of the first) and kills those still in the same
+// statement whose crossing the server's own reading confirms. Sessions a
+// hair short stay due; the others are dropped.
+func (n *node) fireDue(ctx context.Context) {
+	if len(n.due) == 0 || time.Now().Before(n.nextDue()) {
+		return
+	}
+	e := n.e
+	if n.pollConn == nil || !n.owns() {
+		n.clearDue()
+		return
+	}
+	tasks := e.activeFor(n.inst.cfg.ID, e.now())
+	if len(tasks) == 0 {
+		n.clearDue()
+		return
+	}
+	limit := time.Now().Add(dueCoalesce)
+	k := 0
+	for k < len(n.due) && !n.due[k].at.After(limit) {
+		k++
+	}
+	batch := slices.Clone(n.due[:k])
+	n.due = slices.Delete(n.due, 0, k)
+	ids := make([]uint64, len(batch))
+	for i := range batch {
+		ids[i] = batch[i].p.ID
+	}
+	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
+	n.dueReads.Add(1)
+	fresh, st, err := n.readListAt(rctx, n.pollConn, ids, nil)
+	cancel()
+	if err != nil {
+		n.dropPollConn()
+		n.clearDue()
+		if ctx.Err() == nil {
+			e.log.Warn("re-read at a Time crossing failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
+		}
+		return
+	}
+	byID := make(map[uint64]*Process, len(fresh))
+	for i := range fresh {
+		byID[fresh[i].ID] = &fresh[i]
+	}
+	var victims []Process
+	var again []dueKill
+	for _, d := range batch {
+		p, ok := byID[d.p.ID]
+		if !ok || !sameStatement(&d.p, p) {
+			continue // ended or moved on: the next full read sees it afresh
+		}
+		// The server's own reading must show the threshold reached: with
+		// TIME_MS, its elapsed time at the instant the rows were computed;
+		// else its whole seconds. A hair short (clock error): read again
+		// at the crossing this read implies.
+		if p.Elapsed < time.Duration(d.minTime)*time.Second || p.Time < d.minTime && p.QueryID == 0 {
+			start := n.startHi(p, st)
+			d.at, d.startHi = start.Add(time.Duration(d.minTime)*time.Second), start
+			if p.QueryID == 0 {
+				d.at = st.recv.Add(time.Duration(d.minTime-p.Time) * time.Second)
+			}
+			again = append(again, d)
+			continue
+		}
+		v := *p
+		v.Time = max(p.Time, d.minTime)
+		victims = append(victims, v)
+	}
+	for _, d := range again {
+		i, _ := slices.BinarySearchFunc(n.due, d.at, func(x dueKill, t time.Time) int { return x.at.Compare(t) })
+		n.due = slices.Insert(n.due, i, d)
+	}
+	if len(victims) > 0 {
+		n.killBatch(ctx, tasks, victims, batch[0].at)
+	}
+}
+
+// sameStatement reports whether cur, read at a crossing, is still the
+// statement tracked as was: same connection (user, client host:port), same
+// command and statement text, and — where the server names statements — the
+// same QUERY_ID, so a new run of the same text is not the old one.
+func sameStatement(was, cur *Process) bool {
+	return cur.User == was.User && cur.Host == was.Host && cur.Command == was.Command && cur.Info == was.Info &&
+		cur.QueryID == was.QueryID
+}
