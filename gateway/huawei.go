@@ -113,7 +113,7 @@ func (s *Server) serveHuawei(c *gin.Context, ri *reqInfo, h hwHandler) (int, str
 	if p := r.Header.Get(hwHeaderProject); p != "" && p != project {
 		return 0, "", nil, &hwError{status: http.StatusForbidden, code: hwCodeForbidden, msg: "The operation is not authorized: X-Project-Id does not match the project in the path."}
 	}
-	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow("hw\x00"+id.caller+"\x00"+ri.Action) {
+	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow(r.Context(), "hw\x00"+id.caller+"\x00"+ri.Action) {
 		return 0, "", nil, &hwError{status: http.StatusTooManyRequests, code: hwCodeThrottled, msg: "The throttling threshold has been reached: too many requests for this API; retry later."}
 	}
 	ctx := context.WithValue(r.Context(), requestIDKey{}, ri.RequestID)

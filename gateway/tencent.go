@@ -129,7 +129,7 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 	if len(cred.Actions) > 0 && !slices.Contains(cred.Actions, "*") && !slices.Contains(cred.Actions, act.Name) {
 		return nil, actions.E(actions.UnauthorizedOperation, "The credential may not call `%s`.", act.Name)
 	}
-	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow(cred.SecretID+"\x00"+act.Name) {
+	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow(ctx, cred.SecretID+"\x00"+act.Name) {
 		return nil, s.rateLimited()
 	}
 	params, err := cp.params()
