@@ -298,7 +298,7 @@ func TestHuaweiConfigValidation(t *testing.T) {
 		{ProjectID: hwProject, Tokens: []string{"tiny"}},
 		{ProjectID: hwProject, Keys: map[string]string{"ak": ""}},
 	} {
-		if _, err := gateway.New(gateway.Config{Registry: reg.Registry, Service: reg.Service, Huawei: hw}); err == nil {
+		if _, err := gateway.New(gateway.Config{Registry: reg.Registry, HuaweiActions: reg.Huawei, Huawei: hw}); err == nil {
 			t.Errorf("config %+v accepted", hw)
 		}
 	}

@@ -144,7 +144,7 @@ func TestOpsHandlerAlone(t *testing.T) {
 		t.Skip("needs MariaDB")
 	}
 	s := startOps(t, opsOptions{NoMetrics: true})
-	h := gateway.NewOps(gateway.OpsConfig{Store: s.Store, Instances: s.Engine.Instances}).Handler()
+	h := gateway.NewOps(gateway.OpsConfig{Store: s.Store, Instances: s.Service.Readiness}).Handler()
 	if code, body, _ := get(t, h, http.MethodGet, gateway.PathHealthz); code != http.StatusOK || body != `{"status":"ok"}` {
 		t.Fatalf("healthz: %d %s", code, body)
 	}

@@ -112,6 +112,7 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	}
 	svc := actions.NewService(eng, log.Named("actions"))
 	registry := actions.NewRegistry(svc.Actions())
+	hwRegistry := actions.NewRegistry(svc.HuaweiActions())
 	// Ops endpoints and metrics (docs/operations.md).
 	var (
 		metrics *gateway.Metrics
@@ -123,11 +124,11 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		for _, in := range cfg.Instances {
 			ids = append(ids, in.ID)
 		}
-		metrics = gateway.NewMetrics(gateway.MetricsConfig{Actions: registry.Names(), Instances: ids, Store: store, Version: version})
-		eng.SetObserver(metrics)
+		metrics = gateway.NewMetrics(gateway.MetricsConfig{Actions: append(registry.Names(), hwRegistry.Names()...), Instances: ids, Store: store, Version: version})
+		eng.SetObserver(engineObserver{metrics})
 		reqObs = metrics
 	}
-	ops := gateway.NewOps(gateway.OpsConfig{Store: store, Instances: eng.Instances, Metrics: metrics,
+	ops := gateway.NewOps(gateway.OpsConfig{Store: store, Instances: svc.Readiness, Metrics: metrics,
 		Log: log.Named("ops"), Redact: func(s string) string { return gw.Redact(s) }})
 	var extra []func(*gin.Engine)
 	if cfg.Ops.Listen == "" {
@@ -167,17 +168,17 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	}
 	secrets = append(secrets, dsnPasswords(cfg)...)
 	gw, err = gateway.New(gateway.Config{
-		Huawei:      hw,
-		Service:     svc,
-		Secrets:     secrets,
-		Credentials: creds,
-		Registry:    registry,
-		Limiter:     limiter,
-		Log:         log.Named("access"),
-		Extra:       extra,
-		Requests:    reqObs,
-		BodyBudget:  int64(cfg.Requests.BodyMemoryMB) << 20,
-		BodyWait:    cfg.Requests.BodyWait,
+		Huawei:        hw,
+		HuaweiActions: hwRegistry,
+		Secrets:       secrets,
+		Credentials:   creds,
+		Registry:      registry,
+		Limiter:       limiter,
+		Log:           log.Named("access"),
+		Extra:         extra,
+		Requests:      reqObs,
+		BodyBudget:    int64(cfg.Requests.BodyMemoryMB) << 20,
+		BodyWait:      cfg.Requests.BodyWait,
 	})
 	if err != nil {
 		return err
