@@ -14,13 +14,16 @@ import (
 	"go.uber.org/zap"
 )
 
+// DefaultRedisTimeout is the default RedisConfig.Timeout.
+const DefaultRedisTimeout = 100 * time.Millisecond
+
 // RedisConfig configures a fleet-wide limiter.
 type RedisConfig struct {
 	Addr     string // host:port
 	Password string
 	DB       int
 	// Timeout bounds one Redis decision (dial included); past it the
-	// request is decided locally. Default 100ms.
+	// request is decided locally. Default DefaultRedisTimeout.
 	Timeout time.Duration
 	// RetryAfter is how long Redis is skipped after a failure before one
 	// request probes it again (the circuit). Default 1s.
@@ -84,7 +87,7 @@ func (r *Redis) Rate() float64 {
 // (nil: New(cfg)). It does not contact Redis: the first request does.
 func NewRedis(rc RedisConfig, cfg Config, local *Limiter, log *zap.Logger) *Redis {
 	if rc.Timeout <= 0 {
-		rc.Timeout = 100 * time.Millisecond
+		rc.Timeout = DefaultRedisTimeout
 	}
 	if rc.RetryAfter <= 0 {
 		rc.RetryAfter = time.Second
