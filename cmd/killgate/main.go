@@ -1,8 +1,3 @@
-// Command killgate serves the Tencent DBbrain and Huawei GaussDB kill-session
-// APIs for self-managed MySQL, MariaDB and TDSQL-C instances.
-//
-//	killgate -config killgate.yaml
-//	killgate -version
 package main
 
 import (
@@ -76,7 +71,7 @@ func run(args []string) error {
 	return serve(ctx, cfg, log, nil)
 }
 
-// Lifecycle bounds and seams (docs/operations.md#start-and-stop); variables
+// Lifecycle bounds and seams (docs/operations.md#shutdown); variables
 // so that lifecycle_test.go can shorten them and wrap the listeners.
 var (
 	// drainTimeout bounds how long in-flight requests may take to finish
