@@ -227,7 +227,9 @@ func TestMetricsScriptedRun(t *testing.T) {
 		{req("ops", "healthz", "ok"), 1},
 		{req("ops", "readyz", "ok"), 1},
 	} {
-		wantCounter(t, fams, "killgate_requests_total", c.labels, c.want)
+		t.Run(c.labels["door"]+"/"+c.labels["action"]+"/"+c.labels["code"], func(t *testing.T) {
+			wantCounter(t, fams, "killgate_requests_total", c.labels, c.want)
+		})
 	}
 	if n := len(fams["killgate_requests_total"].GetMetric()); n < 9 {
 		t.Errorf("killgate_requests_total has %d series, want at least 9", n)

@@ -152,9 +152,11 @@ func TestOpsHandlerAlone(t *testing.T) {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
 	for _, p := range []string{gateway.PathMetrics, "/", "/v3/x"} {
-		if code, _, _ := get(t, h, http.MethodGet, p); code != http.StatusNotFound {
-			t.Errorf("GET %s on the ops handler: %d, want 404", p, code)
-		}
+		t.Run("GET "+p, func(t *testing.T) {
+			if code, _, _ := get(t, h, http.MethodGet, p); code != http.StatusNotFound {
+				t.Errorf("GET %s on the ops handler: %d, want 404", p, code)
+			}
+		})
 	}
 	// Main listener without metrics: no /metrics either.
 	if code, _, _ := get(t, nil, http.MethodGet, s.URL+gateway.PathMetrics); code != http.StatusNotFound {

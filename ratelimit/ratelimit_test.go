@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strconv"
 	"sync"
@@ -71,9 +72,11 @@ func TestNewNormalises(t *testing.T) {
 		t.Fatalf("IdleTTL not raised to refill time: %v", time.Duration(l.idleTTL))
 	}
 	for _, ps := range []float64{0, -5, math.NaN(), math.Inf(1), math.Inf(-1)} {
-		if !New(Config{PerSecond: ps}).unlimited {
-			t.Errorf("PerSecond=%v should be unlimited", ps)
-		}
+		t.Run(fmt.Sprintf("PerSecond %v is unlimited", ps), func(t *testing.T) {
+			if !New(Config{PerSecond: ps}).unlimited {
+				t.Errorf("PerSecond=%v should be unlimited", ps)
+			}
+		})
 	}
 }
 
