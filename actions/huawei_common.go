@@ -42,19 +42,15 @@ type File struct {
 	Data        []byte
 }
 
-type originKey struct{}
+// origin is the scheme and host a request came in on.
+type origin string
 
 // WithOrigin returns ctx carrying the scheme and host the request came in on
 // ("http://127.0.0.1:8080"), for absolute links in answers.
-func WithOrigin(ctx context.Context, origin string) context.Context {
-	return context.WithValue(ctx, originKey{}, origin)
-}
+func WithOrigin(ctx context.Context, o string) context.Context { return withValue(ctx, origin(o)) }
 
 // OriginFrom returns the origin in ctx ("" if none).
-func OriginFrom(ctx context.Context) string {
-	s, _ := ctx.Value(originKey{}).(string)
-	return s
-}
+func OriginFrom(ctx context.Context) string { return string(valueFrom[origin](ctx)) }
 
 // IntelligentKillSessionStatistic is one group an intelligent kill picks
 // (SDK model IntelligentKillSessionStatistic). Times are seconds; avg_time
