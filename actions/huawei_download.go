@@ -78,13 +78,7 @@ func (s *Service) DownloadIntelligentKillSessionHistory(ctx context.Context, r *
 	if r.Format == "csv" {
 		return d.csv()
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // SQL text stays readable: < > & as they are
-	if err := enc.Encode(d); err != nil {
-		return nil, err
-	}
-	return &File{Name: "intelligent-kill-" + d.TaskID + ".json", ContentType: "application/json", Data: bytes.TrimRight(b.Bytes(), "\n")}, nil
+	return d.json()
 }
 
 // intelligentDownload shapes a task and its kill-history rows; each session
@@ -109,6 +103,17 @@ func intelligentDownload(res *IntelligentTaskResponse) IntelligentKillDownload {
 		})
 	}
 	return d
+}
+
+// json renders the download as one JSON object.
+func (d IntelligentKillDownload) json() (*File, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // SQL text stays readable: < > & as they are
+	if err := enc.Encode(d); err != nil {
+		return nil, err
+	}
+	return &File{Name: "intelligent-kill-" + d.TaskID + ".json", ContentType: "application/json", Data: bytes.TrimRight(b.Bytes(), "\n")}, nil
 }
 
 // csv renders the sessions as CSV, one line each after csvHeader.
