@@ -198,7 +198,7 @@ const (
 	doorHuawei  = "huawei"
 	doorOps     = "ops"
 	doorConsole = "console" // the web console's static files
-	doorNone    = "none" // a path outside every door
+	doorNone    = "none"    // a path outside every door
 )
 
 func info(c *gin.Context) *reqInfo {
