@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -232,6 +233,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	ri := info(c)
 	ri.RequestID = uuid.NewString()
 	c.Next()
+	drainBody(c.Request, ri.Door)
 	fields := []zap.Field{
 		zap.String(fRequestID, ri.RequestID),
 		zap.String(fDoor, ri.Door),
@@ -251,6 +253,29 @@ func (s *Server) accessLog(c *gin.Context) {
 	if s.cfg.Requests != nil {
 		s.cfg.Requests.Request(ri.Door, ri.Action, ri.Code, time.Since(start))
 	}
+}
+
+// drainBody reads and discards what is left of a request body that was
+// answered without being read (a refusal before the body, see body.go), up
+// to the door's size limit, so that the client reads the answer on a healthy
+// connection instead of a reset while it is still sending. Nothing is held:
+// the bytes go to io.Discard. A body declared larger than the limit is not
+// drained (net/http then closes the connection after the answer).
+func drainBody(r *http.Request, door string) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	limit := int64(freeBodyBytes)
+	switch door {
+	case doorTencent:
+		limit = maxV3Body
+	case doorHuawei:
+		limit = hwMaxBody
+	}
+	if r.ContentLength > limit {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, limit+1))
 }
 
 // recover turns a panic anywhere below into the door's error answer: an
