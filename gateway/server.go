@@ -233,7 +233,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	ri := info(c)
 	ri.RequestID = uuid.NewString()
 	c.Next()
-	drainBody(c.Request, ri.Door)
+	drainBody(c, ri.Door)
 	fields := []zap.Field{
 		zap.String(fRequestID, ri.RequestID),
 		zap.String(fDoor, ri.Door),
@@ -258,10 +258,13 @@ func (s *Server) accessLog(c *gin.Context) {
 // drainBody reads and discards what is left of a request body that was
 // answered without being read (a refusal before the body, see body.go), up
 // to the door's size limit, so that the client reads the answer on a healthy
-// connection instead of a reset while it is still sending. Nothing is held:
-// the bytes go to io.Discard. A body declared larger than the limit is not
-// drained (net/http then closes the connection after the answer).
-func drainBody(r *http.Request, door string) {
+// connection instead of a reset while it is still sending. The answer is
+// sent first (flushed), so a client holding its body back still gets it at
+// once. Nothing is held: the bytes go to io.Discard. A body declared larger
+// than the limit is not drained (net/http then closes the connection after
+// the answer).
+func drainBody(c *gin.Context, door string) {
+	r := c.Request
 	if r.Body == nil || r.Body == http.NoBody {
 		return
 	}
@@ -275,6 +278,7 @@ func drainBody(r *http.Request, door string) {
 	if r.ContentLength > limit {
 		return
 	}
+	c.Writer.Flush()
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, limit+1))
 }
 
