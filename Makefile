@@ -76,7 +76,7 @@ tidy: ## go mod tidy (both modules)
 	$(GO) mod tidy
 	cd gateway/huaweisdk && $(GO) mod tidy
 
-deps: ## the dependency direction holds: only gateway (and cmd) import gin; killtask imports no API package; actions reaches the store only through the engine; tc3 is std-only; killgatectl links no server
+deps: ## the dependency direction holds: only gateway (and cmd) import gin; gateway imports neither killtask nor database/sql; killtask imports no API package; actions reaches the store only through the engine; tc3 is std-only; killgatectl links no server
 	@for p in ./killtask ./actions ./ratelimit; do \
 	  if $(GO) list -deps $$p | grep -q '^github.com/gin-gonic/gin$$'; then echo "$$p must not import gin"; exit 1; fi; done
 	@if $(GO) list -deps ./killtask | grep -qE '^killgate/(actions|gateway|ratelimit|tc3)$$'; then echo "killtask must not import API packages"; exit 1; fi
@@ -85,6 +85,14 @@ deps: ## the dependency direction holds: only gateway (and cmd) import gin; kill
 	@if $(GO) doc ./killtask Engine.Store >/dev/null 2>&1; then echo "killtask.Engine must not hand out its Store"; exit 1; fi
 	@out=$$(grep -nE 'killtask\.(Store|OpenStore)\b|\.Store\(\)' $$($(GO) list -f '{{range .GoFiles}}{{$$.Dir}}/{{.}} {{end}}' ./actions) | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//'); \
 	  if [ -n "$$out" ]; then echo "actions reaches the store only through the engine, not: $$out"; exit 1; fi
+	@if $(GO) list -deps ./killtask | grep -qE '^killgate/(actions|gateway|ratelimit)$$'; then echo "killtask must not import API packages"; exit 1; fi
+	@# gateway reaches the engine and the store only through actions: it imports neither killtask nor
+	@# database/sql, and no package it links but actions imports killtask. (Its full -deps list holds both
+	@# all the same, through actions, and database/sql also through prometheus' collectors.)
+	@out=$$($(GO) list -f '{{join .Imports "\n"}}' ./gateway | grep -xE 'killgate/killtask|database/sql'); \
+	  if [ -n "$$out" ]; then echo "gateway must not import $$out"; exit 1; fi
+	@out=$$($(GO) list -deps -f '{{$$p := .ImportPath}}{{range .Imports}}{{if eq . "killgate/killtask"}}{{$$p}}{{"\n"}}{{end}}{{end}}' ./gateway | grep -vx 'killgate/actions'); \
+	  if [ -n "$$out" ]; then echo "gateway reaches killtask other than through actions, via: $$out"; exit 1; fi
 	@out=$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./tc3 | grep -vx 'killgate/tc3'); \
 	  if [ -n "$$out" ]; then echo "tc3 must import only the standard library, not: $$out"; exit 1; fi
 	@out=$$($(GO) list -deps ./cmd/killgatectl | grep -E 'gin-gonic|modernc\.org|sqlite|redis|prometheus|^killgate/gateway'); \

@@ -12,11 +12,11 @@ import (
 	"killgate/killtask"
 )
 
-// Intelligent kill (the Huawei GaussDB door's intelligent-kill-session
-// family). These are plain Service methods, not registered in the Tencent
-// registry: the Huawei door calls them directly and maps the *Error codes to
-// its own. Unknown instances and nodes are ResourceNotFound errors whose
-// cause wraps killtask.ErrUnknownInstance / killtask.ErrUnknownNode.
+// Intelligent kill: the operations behind the Huawei GaussDB door's
+// intelligent-kill-session family, in the engine's terms. The registered
+// Huawei actions (huawei_*.go, HuaweiActions) decode the wire, call these
+// and shape their results. Unknown instances and nodes are ResourceNotFound
+// errors whose cause wraps ErrUnknownInstance / ErrUnknownNode.
 
 // IntelligentNodeRequest names a node of an instance.
 type IntelligentNodeRequest struct {

@@ -23,11 +23,32 @@ func (s *Service) Actions() []Action {
 	}
 }
 
+// HuaweiActions is the Huawei GaussDB door's surface (docs/huawei.md): one
+// row per route, served on its REST path rather than by name (the names are
+// the SDK's operations, for logs, metrics and rate-limit keys).
+func (s *Service) HuaweiActions() []Action {
+	return []Action{
+		Bind("ExecuteIntelligentKillSession", s.ExecuteIntelligentKillSession,
+			Route("POST", HuaweiKillSessionPath), Writes(), Timeout(60*time.Second)),
+		Bind("ShowIntelligentKillSessionStatistic", s.ShowIntelligentKillSessionStatistic,
+			Route("GET", HuaweiKillSessionPath+"/statistic")),
+		Bind("ListIntelligentKillSessionHistory", s.ListIntelligentKillSessionHistory,
+			Route("GET", HuaweiKillSessionPath+"/history")),
+		Bind("DownloadIntelligentKillSessionHistory", s.DownloadIntelligentKillSessionHistory,
+			Route("GET", huaweiDownloadPath)),
+	}
+}
+
 // Action is one callable API action.
 type Action struct {
 	Name    string
 	Timeout time.Duration // handler deadline; default 10s
 	Write   bool          // changes state (documentation, metrics)
+	// Method and Path route an action of a REST door (Huawei): the HTTP
+	// method and the path, {name} marking a path parameter. Empty for the
+	// Tencent door's actions, which are found by name.
+	Method, Path string
+
 	reqType reflect.Type
 	decode  func(m map[string]any) (any, error)
 	call    func(ctx context.Context, m map[string]any) (any, error)
@@ -38,6 +59,11 @@ type Option func(*Action)
 
 // Timeout sets the handler deadline.
 func Timeout(d time.Duration) Option { return func(a *Action) { a.Timeout = d } }
+
+// Route sets the method and path of an action served on a REST door.
+func Route(method, path string) Option {
+	return func(a *Action) { a.Method, a.Path = method, path }
+}
 
 // Writes marks an action that changes state.
 func Writes() Option { return func(a *Action) { a.Write = true } }
@@ -100,6 +126,15 @@ func (a Action) Params() map[string]bool {
 // Registry finds actions by name.
 type Registry struct {
 	byName map[string]Action
+}
+
+// All returns every action, sorted by name.
+func (r *Registry) All() []Action {
+	out := make([]Action, 0, len(r.byName))
+	for _, n := range r.Names() {
+		out = append(out, r.byName[n])
+	}
+	return out
 }
 
 // NewRegistry indexes actions; an empty or repeated name is a programming

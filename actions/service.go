@@ -37,18 +37,25 @@ func (c Caller) MayUse(instanceID string) bool {
 	return len(c.Instances) == 0 || slices.Contains(c.Instances, "*") || slices.Contains(c.Instances, instanceID)
 }
 
-type callerKey struct{}
+// ctxKey is the context key of the request-scoped value of type T.
+type ctxKey[T any] struct{}
+
+// withValue returns ctx carrying v, found again by valueFrom[T].
+func withValue[T any](ctx context.Context, v T) context.Context {
+	return context.WithValue(ctx, ctxKey[T]{}, v)
+}
+
+// valueFrom returns the T in ctx (zero if none).
+func valueFrom[T any](ctx context.Context) T {
+	v, _ := ctx.Value(ctxKey[T]{}).(T)
+	return v
+}
 
 // WithCaller returns ctx carrying the caller.
-func WithCaller(ctx context.Context, c Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
-}
+func WithCaller(ctx context.Context, c Caller) context.Context { return withValue(ctx, c) }
 
 // CallerFrom returns the caller in ctx (zero if none).
-func CallerFrom(ctx context.Context) Caller {
-	c, _ := ctx.Value(callerKey{}).(Caller)
-	return c
-}
+func CallerFrom(ctx context.Context) Caller { return valueFrom[Caller](ctx) }
 
 // products valid for the MySQL family of actions.
 var mysqlProducts = []string{"mysql", "cynosdb"}

@@ -27,24 +27,37 @@ func refEnvelope(code, msg, rid string) []byte {
 }
 
 func TestErrorEnvelopeMatchesEncodingJSON(t *testing.T) {
-	cases := []string{
-		"", "plain", "quote \" backslash \\ slash /", "tab\tnl\nret\r", "\x00\x01\x1f\x7f",
-		"<html>&amp;", "ünïcödé 中文 🙂", "\u2028\u2029", "bad \xff\xfe utf8 \xc3", "`Duration` must be -1",
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for range 2000 {
-		b := make([]byte, r.IntN(24))
-		for i := range b {
-			b[i] = byte(r.IntN(256))
-		}
-		cases = append(cases, string(b))
-	}
-	for _, s := range cases {
+	same := func(t *testing.T, s string) {
+		t.Helper()
 		got, want := errorEnvelope("Code."+s, s, s), refEnvelope("Code."+s, s, s)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("%q:\n got %s\nwant %s", s, got, want)
 		}
 	}
+	for _, tc := range []struct{ name, s string }{
+		{"empty", ""},
+		{"plain", "plain"},
+		{"quote and backslash", "quote \" backslash \\ slash /"},
+		{"whitespace escapes", "tab\tnl\nret\r"},
+		{"control characters", "\x00\x01\x1f\x7f"},
+		{"html", "<html>&amp;"},
+		{"non-ASCII", "ünïcödé 中文 🙂"},
+		{"line separators", "\u2028\u2029"},
+		{"invalid UTF-8", "bad \xff\xfe utf8 \xc3"},
+		{"backquotes", "`Duration` must be -1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { same(t, tc.s) })
+	}
+	t.Run("2000 random byte strings", func(t *testing.T) {
+		r := rand.New(rand.NewPCG(1, 2))
+		for range 2000 {
+			b := make([]byte, r.IntN(24))
+			for i := range b {
+				b[i] = byte(r.IntN(256))
+			}
+			same(t, string(b))
+		}
+	})
 }
 
 func BenchmarkErrorEnvelope(b *testing.B) {

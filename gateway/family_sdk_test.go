@@ -422,7 +422,7 @@ func TestSDKDescribeMySqlProcessList(t *testing.T) {
 	}
 
 	// Filters.
-	list := func(extra map[string]any) []processOut {
+	list := func(t *testing.T, extra map[string]any) []processOut {
 		t.Helper()
 		p := map[string]any{"InstanceId": kgtest.Instance, "User": user}
 		for k, v := range extra {
@@ -473,16 +473,18 @@ func TestSDKDescribeMySqlProcessList(t *testing.T) {
 		{"Time", map[string]any{"Time": 100000}, nil},
 		{"Limit", map[string]any{"Limit": 2, "Command": "Query"}, nil}, // checked by count below
 	} {
-		got := ids(list(tt.filter))
-		if tt.name == "Limit" {
-			if len(got) != 2 {
-				t.Fatalf("Limit 2 listed %d", len(got))
+		t.Run(tt.name, func(t *testing.T) {
+			got := ids(list(t, tt.filter))
+			if tt.name == "Limit" {
+				if len(got) != 2 {
+					t.Fatalf("Limit 2 listed %d", len(got))
+				}
+				return
 			}
-			continue
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Fatalf("%s: listed %v, want %v", tt.name, got, tt.want)
-		}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("listed %v, want %v", got, tt.want)
+			}
+		})
 	}
 
 	// killgate's own connections (store, pollers, this listing) are never listed.
@@ -722,7 +724,8 @@ func TestSDKDescribeKillTasks(t *testing.T) {
 		return len(o.Tasks) == 1 && o.Tasks[0].Status == "Finished" && o.Tasks[0].EndTime != nil && deref(o.Tasks[0].EndTime) == deref(o.Tasks[0].ExpireTime)
 	})
 
-	count := func(p map[string]any) int64 {
+	count := func(t *testing.T, p map[string]any) int64 {
+		t.Helper()
 		var o describeKillTasksOut
 		if err := s.Call("DescribeKillTasks", p, &o); err != nil {
 			t.Fatalf("%v: %v", p, err)
@@ -730,20 +733,23 @@ func TestSDKDescribeKillTasks(t *testing.T) {
 		return o.TotalCount
 	}
 	for _, tt := range []struct {
+		name string
 		p    map[string]any
 		want int64
 	}{
-		{map[string]any{}, 8},
-		{map[string]any{"InstanceId": kgtest.Instance}, 7},
-		{map[string]any{"InstanceId": kgtest.Instance, "Status": "Cancelled"}, 5},
-		{map[string]any{"InstanceId": kgtest.Instance, "Status": "Running"}, 1},
-		{map[string]any{"Status": "Running"}, 2},
-		{map[string]any{"Status": "Finished"}, 1},
-		{map[string]any{"TaskId": "kt-none"}, 0},
+		{"all", map[string]any{}, 8},
+		{"instance", map[string]any{"InstanceId": kgtest.Instance}, 7},
+		{"instance cancelled", map[string]any{"InstanceId": kgtest.Instance, "Status": "Cancelled"}, 5},
+		{"instance running", map[string]any{"InstanceId": kgtest.Instance, "Status": "Running"}, 1},
+		{"running", map[string]any{"Status": "Running"}, 2},
+		{"finished", map[string]any{"Status": "Finished"}, 1},
+		{"unknown task", map[string]any{"TaskId": "kt-none"}, 0},
 	} {
-		if got := count(tt.p); got != tt.want {
-			t.Fatalf("DescribeKillTasks %v: TotalCount %d, want %d", tt.p, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := count(t, tt.p); got != tt.want {
+				t.Fatalf("DescribeKillTasks %v: TotalCount %d, want %d", tt.p, got, tt.want)
+			}
+		})
 	}
 
 	// Paging: pages of 3 over 7 tasks, newest first, no repeats, all found.
@@ -865,7 +871,8 @@ func TestSDKDescribeKillRecords(t *testing.T) {
 		t.Fatalf("KillTime %q (%v)", o.Records[0].KillTime, err)
 	}
 	plain := kt.UTC().Format(time.DateTime)
-	count := func(p map[string]any) int64 {
+	count := func(t *testing.T, p map[string]any) int64 {
+		t.Helper()
 		p["TaskId"] = prep.SqlExecId
 		var o describeKillRecordsOut
 		if err := s.Call("DescribeKillRecords", p, &o); err != nil {
@@ -874,20 +881,23 @@ func TestSDKDescribeKillRecords(t *testing.T) {
 		return o.TotalCount
 	}
 	for _, tt := range []struct {
+		name string
 		p    map[string]any
 		want int64
 	}{
-		{map[string]any{"StartTime": kt.Add(-time.Minute).Format(time.RFC3339), "EndTime": kt.Add(time.Minute).Format(time.RFC3339)}, 5},
-		{map[string]any{"EndTime": "2000-01-01 00:00:00"}, 0},
-		{map[string]any{"StartTime": kt.Add(time.Hour).In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339)}, 0},
-		{map[string]any{"StartTime": kt.Add(-time.Hour).In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339)}, 5},
-		{map[string]any{"Source": "manual"}, 5},
-		{map[string]any{"Source": "task"}, 0},
-		{map[string]any{"InstanceId": instanceB}, 0},
+		{"around the kill, RFC 3339", map[string]any{"StartTime": kt.Add(-time.Minute).Format(time.RFC3339), "EndTime": kt.Add(time.Minute).Format(time.RFC3339)}, 5},
+		{"ends before", map[string]any{"EndTime": "2000-01-01 00:00:00"}, 0},
+		{"starts after, other zone", map[string]any{"StartTime": kt.Add(time.Hour).In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339)}, 0},
+		{"starts before, other zone", map[string]any{"StartTime": kt.Add(-time.Hour).In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339)}, 5},
+		{"source manual", map[string]any{"Source": "manual"}, 5},
+		{"source task", map[string]any{"Source": "task"}, 0},
+		{"other instance", map[string]any{"InstanceId": instanceB}, 0},
 	} {
-		if got := count(tt.p); got != tt.want {
-			t.Fatalf("DescribeKillRecords %v: TotalCount %d, want %d", tt.p, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := count(t, tt.p); got != tt.want {
+				t.Fatalf("DescribeKillRecords %v: TotalCount %d, want %d", tt.p, got, tt.want)
+			}
+		})
 	}
 	// The record's own second, in the plain format, as both bounds, finds it.
 	var inSecond describeKillRecordsOut
@@ -961,7 +971,7 @@ func TestSDKDescribeDiagDBInstances(t *testing.T) {
 		t.Fatalf("instance B: %+v", b)
 	}
 
-	list := func(c callAs, p map[string]any) (int64, []string) {
+	list := func(t *testing.T, c callAs, p map[string]any) (int64, []string) {
 		t.Helper()
 		var o struct {
 			TotalCount int64
@@ -978,23 +988,26 @@ func TestSDKDescribeDiagDBInstances(t *testing.T) {
 	}
 	full := callAs{s, kgtest.SecretID, kgtest.SecretKey}
 	for _, tt := range []struct {
+		name  string
 		c     callAs
 		p     map[string]any
 		total int64
 		ids   []string
 	}{
-		{full, map[string]any{"IsSupported": true, "Product": "mysql", "InstanceIds": []string{instanceB}}, 1, []string{instanceB}},
-		{full, map[string]any{"IsSupported": true, "Product": "mariadb", "InstanceNames": []string{kgtest.Instance}, "Regions": []string{"ap-guangzhou"}}, 1, []string{kgtest.Instance}},
-		{full, map[string]any{"IsSupported": true, "Product": "mysql", "Offset": 1, "Limit": 1}, 3, []string{"cdb-kgtest-b"}},
-		{full, map[string]any{"IsSupported": true, "Product": "mysql", "Offset": 5}, 3, nil},
-		{full, map[string]any{"IsSupported": true, "Product": "cynosdb"}, 1, []string{"cynosdbmysql-kgtest"}},
-		{full, map[string]any{"IsSupported": false, "Product": "mysql"}, 0, nil},
-		{callAs{s, scopedID, scopedKey}, map[string]any{"IsSupported": true, "Product": "mysql"}, 1, []string{instanceB}},
+		{"by id", full, map[string]any{"IsSupported": true, "Product": "mysql", "InstanceIds": []string{instanceB}}, 1, []string{instanceB}},
+		{"by name, mariadb, region", full, map[string]any{"IsSupported": true, "Product": "mariadb", "InstanceNames": []string{kgtest.Instance}, "Regions": []string{"ap-guangzhou"}}, 1, []string{kgtest.Instance}},
+		{"page", full, map[string]any{"IsSupported": true, "Product": "mysql", "Offset": 1, "Limit": 1}, 3, []string{"cdb-kgtest-b"}},
+		{"past the end", full, map[string]any{"IsSupported": true, "Product": "mysql", "Offset": 5}, 3, nil},
+		{"cynosdb", full, map[string]any{"IsSupported": true, "Product": "cynosdb"}, 1, []string{"cynosdbmysql-kgtest"}},
+		{"unsupported", full, map[string]any{"IsSupported": false, "Product": "mysql"}, 0, nil},
+		{"scoped credential", callAs{s, scopedID, scopedKey}, map[string]any{"IsSupported": true, "Product": "mysql"}, 1, []string{instanceB}},
 	} {
-		total, ids := list(tt.c, tt.p)
-		if total != tt.total || !slices.Equal(ids, tt.ids) {
-			t.Fatalf("%v: TotalCount %d items %v, want %d %v", tt.p, total, ids, tt.total, tt.ids)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			total, ids := list(t, tt.c, tt.p)
+			if total != tt.total || !slices.Equal(ids, tt.ids) {
+				t.Fatalf("%v: TotalCount %d items %v, want %d %v", tt.p, total, ids, tt.total, tt.ids)
+			}
+		})
 	}
 }
 

@@ -49,12 +49,12 @@ func fuzzHandler(tb testing.TB) http.Handler {
 	tb.Cleanup(func() { stop(); <-done })
 	svc := actions.NewService(eng, zap.NewNop())
 	gw, err := gateway.New(gateway.Config{
-		Credentials: []gateway.Credential{{SecretID: testID, SecretKey: testKey}},
-		Registry:    actions.NewRegistry(svc.Actions()),
-		Service:     svc,
-		Limiter:     ratelimit.New(ratelimit.Config{PerSecond: 1e6, Burst: 1e6, MaxKeys: 1000, IdleTTL: time.Minute}),
-		Huawei:      gateway.HuaweiConfig{ProjectID: hwProject, Tokens: []string{hwToken}, Keys: map[string]string{hwAK: hwSK}},
-		Log:         zap.NewNop(),
+		Credentials:   []gateway.Credential{{SecretID: testID, SecretKey: testKey}},
+		Registry:      actions.NewRegistry(svc.Actions()),
+		HuaweiActions: actions.NewRegistry(svc.HuaweiActions()),
+		Limiter:       ratelimit.New(ratelimit.Config{PerSecond: 1e6, Burst: 1e6, MaxKeys: 1000, IdleTTL: time.Minute}),
+		Huawei:        gateway.HuaweiConfig{ProjectID: hwProject, Tokens: []string{hwToken}, Keys: map[string]string{hwAK: hwSK}},
+		Log:           zap.NewNop(),
 	})
 	if err != nil {
 		tb.Fatal(err)

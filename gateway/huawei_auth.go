@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"killgate/actions"
 )
 
 // Huawei Cloud API authentication, as the Huawei Go SDK
@@ -44,39 +46,10 @@ const (
 // reProjectID is the documented project id shape.
 var reProjectID = regexp.MustCompile(`^[A-Za-z0-9]{32}$`)
 
-// hwError is an error answered by the Huawei door.
-type hwError struct {
-	status int
-	code   string
-	msg    string
-	cause  error // logged, never sent
-}
-
-func (e *hwError) Error() string {
-	if e.cause != nil {
-		return e.code + ": " + e.msg + ": " + e.cause.Error()
-	}
-	return e.code + ": " + e.msg
-}
-
-func (e *hwError) Unwrap() error { return e.cause }
-
-// Huawei error codes used by the door (docs/huawei.md).
-const (
-	hwCodeAuth          = "APIGW.0301" // 401 Incorrect IAM authentication information
-	hwCodeNotFoundAPI   = "APIGW.0101" // 404 The API does not exist
-	hwCodeTooLarge      = "APIGW.0201" // 413 Request entity too large
-	hwCodeThrottled     = "APIGW.0308" // 429 The throttling threshold has been reached
-	hwCodeParam         = "DBS.200001" // 400 Parameter error
-	hwCodeEmpty         = "DBS.200006" // 400 The request is null
-	hwCodeForbidden     = "DBS.200010" // 403 The operation is not authorized
-	hwCodeNoInstance    = "DBS.200002" // 404 The DB instance does not exist
-	hwCodeNoNode        = "DBS.200013" // 404 The node does not exist
-	hwCodeServerFailure = "DBS.200005" // 500 Server failure
-)
-
-func authErr(cause error, format string, args ...any) *hwError {
-	return &hwError{status: http.StatusUnauthorized, code: hwCodeAuth, msg: "Incorrect IAM authentication information: " + fmt.Sprintf(format, args...), cause: cause}
+// authErr is a refused Huawei authentication (401 APIGW.0301, see
+// huaweiError); cause is logged, never sent.
+func authErr(cause error, format string, args ...any) error {
+	return actions.Wrap(actions.AuthFailureInvalidAuthorization, cause, format, args...)
 }
 
 // huaweiSecrets returns the Huawei door's secrets for log redaction.
@@ -119,7 +92,7 @@ type hwIdentity struct {
 // X-Sdk-Date (signed, within ±15 minutes). The caller identity is
 // "token#N" for the N-th configured token, the AK otherwise (logs, rate
 // limits).
-func (s *Server) huaweiIdentify(r *http.Request) (hwIdentity, *hwError) {
+func (s *Server) huaweiIdentify(r *http.Request) (hwIdentity, error) {
 	cfg := s.cfg.Huawei
 	if r.Header.Get(hwHeaderSecToken) != "" {
 		return hwIdentity{}, authErr(nil, "temporary credentials (X-Security-Token) are not supported; use a permanent AK/SK or a token.")
@@ -161,7 +134,7 @@ func (s *Server) huaweiIdentify(r *http.Request) (hwIdentity, *hwError) {
 
 // huaweiVerify checks an SDK-HMAC-SHA256 signature over the request and its
 // body (nothing to do for a token).
-func huaweiVerify(r *http.Request, id hwIdentity, body []byte) *hwError {
+func huaweiVerify(r *http.Request, id hwIdentity, body []byte) error {
 	if id.sk == "" {
 		return nil
 	}
@@ -177,13 +150,13 @@ func huaweiVerify(r *http.Request, id hwIdentity, body []byte) *hwError {
 
 // huaweiAuthenticate checks X-Auth-Token, or else the SDK-HMAC-SHA256
 // signature (with the body), and returns the caller identity.
-func (s *Server) huaweiAuthenticate(r *http.Request, body []byte) (string, *hwError) {
-	id, herr := s.huaweiIdentify(r)
-	if herr != nil {
-		return "", herr
+func (s *Server) huaweiAuthenticate(r *http.Request, body []byte) (string, error) {
+	id, err := s.huaweiIdentify(r)
+	if err != nil {
+		return "", err
 	}
-	if herr := huaweiVerify(r, id, body); herr != nil {
-		return "", herr
+	if err := huaweiVerify(r, id, body); err != nil {
+		return "", err
 	}
 	return id.caller, nil
 }

@@ -88,11 +88,12 @@ func FuzzHuaweiAuthorization(f *testing.F) {
 		caller, herr := s.huaweiAuthenticate(r, body)
 		switch {
 		case herr != nil:
-			if herr.status != http.StatusUnauthorized || herr.code != hwCodeAuth || herr.msg == "" {
-				t.Fatalf("refusal %d %s %q", herr.status, herr.code, herr.msg)
+			status, code, msg := huaweiError(herr)
+			if status != http.StatusUnauthorized || code != hwCodeAuth || msg == "" {
+				t.Fatalf("refusal %d %s %q", status, code, msg)
 			}
-			if strings.Contains(herr.msg, sk) || strings.Contains(herr.msg, token) {
-				t.Fatalf("secret in message %q", herr.msg)
+			if strings.Contains(msg, sk) || strings.Contains(msg, token) {
+				t.Fatalf("secret in message %q", msg)
 			}
 			if sign && tok == "" {
 				t.Fatalf("a properly signed request was refused: %v", herr)

@@ -293,14 +293,19 @@ func TestHuaweiRateLimit(t *testing.T) {
 
 func TestHuaweiConfigValidation(t *testing.T) {
 	reg := kgtestRegistry(t)
-	for _, hw := range []gateway.HuaweiConfig{
-		{ProjectID: "short", Tokens: []string{hwToken}},
-		{ProjectID: hwProject, Tokens: []string{"tiny"}},
-		{ProjectID: hwProject, Keys: map[string]string{"ak": ""}},
+	for _, tc := range []struct {
+		name string
+		hw   gateway.HuaweiConfig
+	}{
+		{"short project id", gateway.HuaweiConfig{ProjectID: "short", Tokens: []string{hwToken}}},
+		{"short token", gateway.HuaweiConfig{ProjectID: hwProject, Tokens: []string{"tiny"}}},
+		{"empty sk", gateway.HuaweiConfig{ProjectID: hwProject, Keys: map[string]string{"ak": ""}}},
 	} {
-		if _, err := gateway.New(gateway.Config{Registry: reg.Registry, Service: reg.Service, Huawei: hw}); err == nil {
-			t.Errorf("config %+v accepted", hw)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := gateway.New(gateway.Config{Registry: reg.Registry, HuaweiActions: reg.Huawei, Huawei: tc.hw}); err == nil {
+				t.Errorf("config %+v accepted", tc.hw)
+			}
+		})
 	}
 }
 

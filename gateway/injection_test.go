@@ -66,7 +66,7 @@ func TestInjectionShapedFilters(t *testing.T) {
 	waitLocked(t, root, ctlUser, 1)
 
 	type proc struct{ ID, User, DB, Info string }
-	list := func(action string, p map[string]any) []proc {
+	list := func(t *testing.T, action string, p map[string]any) []proc {
 		t.Helper()
 		p["InstanceId"] = kgtest.Instance
 		var out struct{ ProcessList []proc }
@@ -101,18 +101,19 @@ func TestInjectionShapedFilters(t *testing.T) {
 	}
 	cases := 0
 	for _, action := range []string{"DescribeMySqlProcessList", "PreviewKillTask"} {
-		for _, f := range literal {
-			if got := list(action, copyMap(f)); !only(got, vInj.id) {
-				t.Errorf("%s %v: %+v, want only thread %d", action, f, got, vInj.id)
+		t.Run(action, func(t *testing.T) {
+			for _, f := range literal {
+				if got := list(t, action, copyMap(f)); !only(got, vInj.id) {
+					t.Errorf("%v: %+v, want only thread %d", f, got, vInj.id)
+				}
 			}
-			cases++
-		}
-		for _, f := range alwaysTrue {
-			if got := list(action, copyMap(f)); len(got) != 0 {
-				t.Errorf("%s %v selected %+v", action, f, got)
+			for _, f := range alwaysTrue {
+				if got := list(t, action, copyMap(f)); len(got) != 0 {
+					t.Errorf("%v selected %+v", f, got)
+				}
 			}
-			cases++
-		}
+		})
+		cases += len(literal) + len(alwaysTrue)
 	}
 	// Tasks with always-true-if-interpolated filters kill nothing.
 	for _, f := range alwaysTrue[:4] {
@@ -162,10 +163,12 @@ func TestInjectionShapedFilters(t *testing.T) {
 	}
 	// Thread ids are integers: text is refused before anything runs.
 	for _, th := range []any{"1; KILL 2", "1 OR 1=1", -1, "0x10"} {
-		err := st.Call("KillMySqlThreads", map[string]any{"InstanceId": kgtest.Instance, "Stage": "Prepare", "Threads": []any{th}}, nil)
-		if c := kgtest.Code(err); c != "InvalidParameter" && c != "InvalidParameterValue" {
-			t.Errorf("Threads [%v]: %q", th, c)
-		}
+		t.Run(fmt.Sprintf("Threads [%v]", th), func(t *testing.T) {
+			err := st.Call("KillMySqlThreads", map[string]any{"InstanceId": kgtest.Instance, "Stage": "Prepare", "Threads": []any{th}}, nil)
+			if c := kgtest.Code(err); c != "InvalidParameter" && c != "InvalidParameterValue" {
+				t.Errorf("code %q", c)
+			}
+		})
 		cases++
 	}
 	t.Logf("figure: %d injection-shaped filter cases matched literally, 0 errors, 0 wrong kills", cases+3)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"killgate/actions"
-	"killgate/killtask"
 )
 
 // RequestObserver is told about every request once, when its access line is
@@ -21,18 +21,17 @@ type RequestObserver interface {
 	Request(door, action, code string, d time.Duration)
 }
 
-// TaskStore is what the scrape-time collector and readiness read from the
-// store (*killtask.Store implements it).
+// TaskStore is what the scrape-time collector reads from the store: running,
+// unexpired tasks per instance (*killtask.Store implements it).
 type TaskStore interface {
-	ActiveTasks(ctx context.Context, now time.Time) ([]killtask.Task, error)
-	Ping(ctx context.Context) error
+	ActiveTaskCounts(ctx context.Context, now time.Time) (map[string]int, error)
 }
 
 // MetricsConfig sets up Metrics.
 type MetricsConfig struct {
-	// Actions are the registered Tencent action names (the Huawei door's
-	// operations and the ops paths are added); any other action label
-	// becomes "unknown".
+	// Actions are the registered action names of both doors (the Tencent
+	// registry's and the Huawei one's; the ops paths are added); any other
+	// action label becomes "unknown".
 	Actions []string
 	// Instances are the configured instance ids; active_tasks reports 0 for
 	// those without tasks and ignores ids outside the list.
@@ -47,9 +46,10 @@ type MetricsConfig struct {
 }
 
 // Metrics owns killgate's private Prometheus registry. It implements
-// RequestObserver (requests, rate-limit rejections), killtask.Observer
-// (polls, kills, history rows). Every label is bounded: doors, actions
-// and codes come from fixed sets, instances and nodes from the configuration.
+// RequestObserver (requests, rate-limit rejections) and, in plain types, the
+// engine's observer (polls, kills, history rows: cmd/killgate adapts it to
+// killtask.Observer). Every label is bounded: doors, actions and codes come
+// from fixed sets, instances and nodes from the configuration.
 type Metrics struct {
 	reg *prometheus.Registry
 	cfg MetricsConfig
@@ -85,18 +85,14 @@ const (
 	storeOpPing        = "ping"         // readiness probe
 )
 
-// huaweiActions are the Huawei door's operations (action labels).
-var huaweiActions = []string{hwActExecute, hwActStatistic, hwActHistory, hwActDownload}
-
 // extraCodes are codes the gateway answers with that are not API codes of
 // the catalog (client went away, unknown path).
-var extraCodes = []string{"ClientClosed", "NotFound", codeNotReady}
+var extraCodes = []string{codeClientClosed, codeNotFound, codeNotReady}
 
 // huaweiCode matches the Huawei door's error codes (DBS.200001, …), which
 // the door takes from a fixed table.
 var huaweiCode = regexp.MustCompile(`^[A-Z]{2,8}\.[0-9]{4,8}$`)
 
-var _ killtask.Observer = (*Metrics)(nil)
 var _ RequestObserver = (*Metrics)(nil)
 
 // NewMetrics builds the registry with killgate's metrics and the Go and
@@ -109,7 +105,7 @@ func NewMetrics(cfg MetricsConfig) *Metrics {
 	for _, a := range cfg.Actions {
 		m.actions[a] = true
 	}
-	for _, a := range append(opsActions, huaweiActions...) {
+	for _, a := range append(slices.Clone(opsActions), consoleAction) {
 		m.actions[a] = true
 	}
 	for _, c := range actions.Codes() {
@@ -202,7 +198,7 @@ func (m *Metrics) Request(door, action, code string, d time.Duration) {
 	}
 }
 
-// PollDone implements killtask.Observer.
+// PollDone counts one processlist read of a node and its duration.
 func (m *Metrics) PollDone(instanceID, nodeID string, d time.Duration, err error) {
 	result := "ok"
 	if err != nil {
@@ -212,18 +208,19 @@ func (m *Metrics) PollDone(instanceID, nodeID string, d time.Duration, err error
 	m.pollDuration.WithLabelValues(instanceID, nodeID).Observe(d.Seconds())
 }
 
-// Killed implements killtask.Observer.
-func (m *Metrics) Killed(instanceID, nodeID string, outcome killtask.Outcome, reaction time.Duration) {
-	m.kills.WithLabelValues(instanceID, nodeID, string(outcome)).Inc()
+// Killed counts one kill attempt by outcome (killed, gone, changed, failed,
+// skipped) and its reaction time.
+func (m *Metrics) Killed(instanceID, nodeID, outcome string, reaction time.Duration) {
+	m.kills.WithLabelValues(instanceID, nodeID, outcome).Inc()
 	m.killReaction.Observe(reaction.Seconds())
 }
 
-// KillFailed implements killtask.Observer.
+// KillFailed counts a failed KILL by reason.
 func (m *Metrics) KillFailed(instanceID, nodeID, reason string) {
 	m.killFailures.WithLabelValues(instanceID, nodeID, reason).Inc()
 }
 
-// HistoryWritten implements killtask.Observer: rows committed to the history.
+// HistoryWritten counts rows committed to the kill history.
 func (m *Metrics) HistoryWritten(rows int) {
 	if rows > 0 {
 		m.historyRows.Add(float64(rows))
@@ -273,7 +270,7 @@ func (m *Metrics) ObserveStore(op string, d time.Duration) {
 
 func boundDoor(door string) string {
 	switch door {
-	case "tencent", "huawei", "ops":
+	case doorTencent, doorHuawei, doorOps, doorConsole:
 		return door
 	}
 	return labelNone
@@ -317,23 +314,14 @@ func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ScrapeTimeout)
 	defer cancel()
 	start := time.Now()
-	tasks, err := m.cfg.Store.ActiveTasks(ctx, start)
+	counts, err := m.cfg.Store.ActiveTaskCounts(ctx, start)
 	m.ObserveStore(storeOpActiveTasks, time.Since(start))
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(storeUpDesc, prometheus.GaugeValue, 0)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(storeUpDesc, prometheus.GaugeValue, 1)
-	counts := make(map[string]int, len(m.cfg.Instances))
-	for _, id := range m.cfg.Instances {
-		counts[id] = 0
-	}
-	for _, t := range tasks {
-		if _, ok := counts[t.InstanceID]; ok {
-			counts[t.InstanceID]++
-		}
-	}
-	for id, n := range counts {
-		ch <- prometheus.MustNewConstMetric(activeTasksDesc, prometheus.GaugeValue, float64(n), id)
+	for _, id := range m.cfg.Instances { // configured ids only: bounded labels
+		ch <- prometheus.MustNewConstMetric(activeTasksDesc, prometheus.GaugeValue, float64(counts[id]), id)
 	}
 }

@@ -227,7 +227,9 @@ func TestMetricsScriptedRun(t *testing.T) {
 		{req("ops", "healthz", "ok"), 1},
 		{req("ops", "readyz", "ok"), 1},
 	} {
-		wantCounter(t, fams, "killgate_requests_total", c.labels, c.want)
+		t.Run(c.labels["door"]+"/"+c.labels["action"]+"/"+c.labels["code"], func(t *testing.T) {
+			wantCounter(t, fams, "killgate_requests_total", c.labels, c.want)
+		})
 	}
 	if n := len(fams["killgate_requests_total"].GetMetric()); n < 9 {
 		t.Errorf("killgate_requests_total has %d series, want at least 9", n)
@@ -279,7 +281,7 @@ func TestMetricsScriptedRun(t *testing.T) {
 // TestMetricsLabelsBounded: unknown actions, doors and codes collapse into
 // fixed label values.
 func TestMetricsLabelsBounded(t *testing.T) {
-	m := gateway.NewMetrics(gateway.MetricsConfig{Actions: []string{"CreateKillTask"}})
+	m := gateway.NewMetrics(gateway.MetricsConfig{Actions: []string{"CreateKillTask", "ExecuteIntelligentKillSession"}})
 	for i := range 50 {
 		m.Request("tencent", fmt.Sprintf("Evil%d", i), fmt.Sprintf("Made.Up%d", i), time.Millisecond)
 		m.Request(fmt.Sprintf("door%d", i), "CreateKillTask", "", time.Millisecond)
@@ -303,9 +305,9 @@ func TestMetricsLabelsBounded(t *testing.T) {
 // attempts.
 func TestMetricsHistoryHook(t *testing.T) {
 	m := gateway.NewMetrics(gateway.MetricsConfig{})
-	m.Killed("i", "n", killtask.OutcomeKilled, time.Millisecond)
+	m.Killed("i", "n", string(killtask.OutcomeKilled), time.Millisecond)
 	m.HistoryWritten(3)
-	m.Killed("i", "n", killtask.OutcomeGone, time.Millisecond)
+	m.Killed("i", "n", string(killtask.OutcomeGone), time.Millisecond)
 	fams := gatherText(t, m)
 	wantCounter(t, fams, "killgate_history_rows_written_total", map[string]string{}, 3)
 	wantCounter(t, fams, "killgate_kills_total", map[string]string{"instance": "i", "node": "n", "outcome": "gone"}, 1)

@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
-	"killgate/killtask"
+	"killgate/actions"
 )
 
 // Ops paths. None needs authentication; none returns secrets, DSNs or error
@@ -37,9 +37,10 @@ type Pinger interface {
 type OpsConfig struct {
 	// Store is pinged by /readyz; required.
 	Store Pinger
-	// Instances lists instance health for /readyz (Engine.Instances); nil
-	// omits the list. Instance health never fails readiness.
-	Instances func(ctx context.Context) ([]killtask.InstanceInfo, error)
+	// Instances lists instance health for /readyz
+	// (actions.Service.Readiness); nil omits the list. Instance health
+	// never fails readiness.
+	Instances func(ctx context.Context) ([]actions.InstanceReadiness, error)
 	// Metrics, when set, is served on /metrics and records the readiness
 	// ping latency.
 	Metrics *Metrics
@@ -104,7 +105,7 @@ func (o *Ops) Handler() http.Handler {
 
 func opsRequest(c *gin.Context, action string) *reqInfo {
 	ri := info(c)
-	ri.Door, ri.Action = "ops", action
+	ri.Door, ri.Action = doorOps, action
 	return ri
 }
 
@@ -117,26 +118,10 @@ func (o *Ops) healthz(c *gin.Context) {
 
 // readyResponse is the /readyz body.
 type readyResponse struct {
-	Status    string          `json:"status"` // ready | unavailable
-	Store     string          `json:"store"`  // ok | unreachable
-	Config    string          `json:"config"` // loaded
-	Instances []readyInstance `json:"instances,omitempty"`
-}
-
-type readyInstance struct {
-	ID          string      `json:"id"`
-	Product     string      `json:"product"`
-	ActiveTasks int         `json:"active_tasks"`
-	Nodes       []readyNode `json:"nodes"`
-}
-
-// readyNode reports a node's last known connection state, without the error
-// text (it can name hosts and users of the DSN); the log has the cause.
-type readyNode struct {
-	ID        string `json:"id"`
-	State     string `json:"state"` // ok | degraded (reachable, cannot kill) | failing | unknown
-	Problem   string `json:"problem,omitempty"`
-	CheckedAt string `json:"checked_at,omitempty"`
+	Status    string                      `json:"status"` // ready | unavailable
+	Store     string                      `json:"store"`  // ok | unreachable
+	Config    string                      `json:"config"` // loaded
+	Instances []actions.InstanceReadiness `json:"instances,omitempty"`
 }
 
 // readyz answers 200 when the store answers a ping within PingTimeout, else
@@ -147,7 +132,7 @@ func (o *Ops) readyz(c *gin.Context) {
 	ctx := c.Request.Context()
 	var (
 		wg    sync.WaitGroup
-		insts []killtask.InstanceInfo
+		insts []actions.InstanceReadiness
 	)
 	if o.cfg.Instances != nil {
 		wg.Go(func() {
@@ -173,26 +158,7 @@ func (o *Ops) readyz(c *gin.Context) {
 		status = http.StatusServiceUnavailable
 		ri.Code = codeNotReady
 	}
-	for _, in := range insts {
-		out := readyInstance{ID: in.ID, Product: in.Product, ActiveTasks: in.ActiveTasks, Nodes: []readyNode{}}
-		for _, id := range in.Nodes {
-			h := in.Health[id]
-			n := readyNode{ID: id, State: "unknown"}
-			if !h.CheckedAt.IsZero() {
-				n.CheckedAt = h.CheckedAt.UTC().Format(time.RFC3339)
-				n.State = "failing"
-				if h.OK {
-					n.State = "ok"
-					// Grant names and failure classes only: no host or DSN.
-					if n.Problem = h.Problem(); n.Problem != "" {
-						n.State = "degraded"
-					}
-				}
-			}
-			out.Nodes = append(out.Nodes, n)
-		}
-		resp.Instances = append(resp.Instances, out)
-	}
+	resp.Instances = insts
 	b, _ := jsonMarshal(resp)
 	c.Header("Cache-Control", "no-store")
 	c.Data(status, "application/json", b)

@@ -144,7 +144,7 @@ func TestOpsHandlerAlone(t *testing.T) {
 		t.Skip("needs MariaDB")
 	}
 	s := startOps(t, opsOptions{NoMetrics: true})
-	h := gateway.NewOps(gateway.OpsConfig{Store: s.Store, Instances: s.Engine.Instances}).Handler()
+	h := gateway.NewOps(gateway.OpsConfig{Store: s.Store, Instances: s.Service.Readiness}).Handler()
 	if code, body, _ := get(t, h, http.MethodGet, gateway.PathHealthz); code != http.StatusOK || body != `{"status":"ok"}` {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
@@ -152,9 +152,11 @@ func TestOpsHandlerAlone(t *testing.T) {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
 	for _, p := range []string{gateway.PathMetrics, "/", "/v3/x"} {
-		if code, _, _ := get(t, h, http.MethodGet, p); code != http.StatusNotFound {
-			t.Errorf("GET %s on the ops handler: %d, want 404", p, code)
-		}
+		t.Run("GET "+p, func(t *testing.T) {
+			if code, _, _ := get(t, h, http.MethodGet, p); code != http.StatusNotFound {
+				t.Errorf("GET %s on the ops handler: %d, want 404", p, code)
+			}
+		})
 	}
 	// Main listener without metrics: no /metrics either.
 	if code, _, _ := get(t, nil, http.MethodGet, s.URL+gateway.PathMetrics); code != http.StatusNotFound {

@@ -204,19 +204,22 @@ func TestAuthorizationScopes(t *testing.T) {
 
 	// Huawei: the project in the path is the scope.
 	for _, tc := range []struct {
+		name            string
 		project, header string
 	}{
-		{strings.Repeat("b", 32), ""},
-		{hwProject, strings.Repeat("c", 32)},
+		{"project not served", strings.Repeat("b", 32), ""},
+		{"X-Project-Id differs", hwProject, strings.Repeat("c", 32)},
 	} {
-		r, _ := http.NewRequest("GET", "http://"+st.Addr+hwPath(tc.project, kgtest.Instance, "/statistic")+"?node_id="+kgtest.Instance, nil)
-		r.Header.Set("X-Auth-Token", hwToken)
-		if tc.header != "" {
-			r.Header.Set("X-Project-Id", tc.header)
-		}
-		if a := hwDo(t, r); a.status != http.StatusForbidden || a.code(t) != "DBS.200010" {
-			t.Errorf("Huawei project %s / X-Project-Id %q: %d %s", tc.project, tc.header, a.status, a.body)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := http.NewRequest("GET", "http://"+st.Addr+hwPath(tc.project, kgtest.Instance, "/statistic")+"?node_id="+kgtest.Instance, nil)
+			r.Header.Set("X-Auth-Token", hwToken)
+			if tc.header != "" {
+				r.Header.Set("X-Project-Id", tc.header)
+			}
+			if a := hwDo(t, r); a.status != http.StatusForbidden || a.code(t) != "DBS.200010" {
+				t.Errorf("Huawei project %s / X-Project-Id %q: %d %s", tc.project, tc.header, a.status, a.body)
+			}
+		})
 		cases++
 	}
 	nothingHappened(t, "at the end")

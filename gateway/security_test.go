@@ -229,7 +229,7 @@ func TestLimiterKeysBounded(t *testing.T) {
 	// The limiter itself stays within MaxKeys whatever keys it is fed.
 	small := ratelimit.New(ratelimit.Config{PerSecond: 10, Burst: 10, MaxKeys: 100, IdleTTL: time.Second})
 	for i := range 100_000 {
-		small.Allow("k" + strconv.Itoa(i))
+		small.Allow(t.Context(), "k"+strconv.Itoa(i))
 	}
 	if small.Len() > 100 {
 		t.Fatalf("limiter holds %d keys, MaxKeys 100", small.Len())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -39,13 +40,14 @@ type HuaweiConfig struct {
 type Config struct {
 	Huawei      HuaweiConfig
 	Credentials []Credential
-	Registry    *actions.Registry
-	// Service serves the Huawei door (mounted when Huawei.ProjectID and
-	// Service are both set).
-	Service *actions.Service
-	Limiter ratelimit.Allower // per (SecretId, Action); nil = unlimited
-	Log     *zap.Logger
-	Now     func() time.Time // default time.Now
+	Registry    *actions.Registry // the Tencent door's actions, by name
+	// HuaweiActions are the Huawei door's actions, each with its route
+	// (actions.Service.HuaweiActions); the door is mounted when both
+	// Huawei.ProjectID and HuaweiActions are set.
+	HuaweiActions *actions.Registry
+	Limiter       ratelimit.Allower // per (SecretId, Action); nil = unlimited
+	Log           *zap.Logger
+	Now           func() time.Time // default time.Now
 	// SkewWindow is the accepted clock difference for signatures (300 s).
 	SkewWindow time.Duration
 	// Extra lets other doors (Huawei, ops) add routes to the same engine.
@@ -123,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 	e.HandleMethodNotAllowed = false
 	e.Use(s.accessLog, s.recover)
 	e.Any("/", s.tencent)
-	if cfg.Huawei.ProjectID != "" && cfg.Service != nil {
+	if cfg.Huawei.ProjectID != "" && cfg.HuaweiActions != nil {
 		if err := validateHuawei(cfg.Huawei); err != nil {
 			return nil, err
 		}
@@ -182,7 +184,7 @@ func NewHTTPServer(addr string, h http.Handler, timeouts ...HTTPTimeouts) *http.
 // handlers fill it; accessLog writes it once.
 type reqInfo struct {
 	RequestID string
-	Door      string // tencent | huawei | ops
+	Door      string // doorTencent | doorHuawei | doorOps | doorNone
 	Action    string
 	Caller    string
 	Code      string // API error code, "" on success
@@ -190,6 +192,15 @@ type reqInfo struct {
 }
 
 const infoKey = "killgate.req"
+
+// Doors, as the access log and the metrics name them.
+const (
+	doorTencent = "tencent"
+	doorHuawei  = "huawei"
+	doorOps     = "ops"
+	doorConsole = "console" // the web console's static files
+	doorNone    = "none"    // a path outside every door
+)
 
 func info(c *gin.Context) *reqInfo {
 	if v, ok := c.Get(infoKey); ok {
@@ -222,6 +233,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	ri := info(c)
 	ri.RequestID = uuid.NewString()
 	c.Next()
+	drainBody(c, ri.Door)
 	fields := []zap.Field{
 		zap.String(fRequestID, ri.RequestID),
 		zap.String(fDoor, ri.Door),
@@ -243,6 +255,33 @@ func (s *Server) accessLog(c *gin.Context) {
 	}
 }
 
+// drainBody reads and discards what is left of a request body that was
+// answered without being read (a refusal before the body, see body.go), up
+// to the door's size limit, so that the client reads the answer on a healthy
+// connection instead of a reset while it is still sending. The answer is
+// sent first (flushed), so a client holding its body back still gets it at
+// once. Nothing is held: the bytes go to io.Discard. A body declared larger
+// than the limit is not drained (net/http then closes the connection after
+// the answer).
+func drainBody(c *gin.Context, door string) {
+	r := c.Request
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	limit := int64(freeBodyBytes)
+	switch door {
+	case doorTencent:
+		limit = maxV3Body
+	case doorHuawei:
+		limit = hwMaxBody
+	}
+	if r.ContentLength > limit {
+		return
+	}
+	c.Writer.Flush()
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, limit+1))
+}
+
 // recover turns a panic anywhere below into the door's error answer: an
 // InternalError envelope for the Tencent door, a Huawei 500 otherwise.
 func (s *Server) recover(c *gin.Context) {
@@ -255,16 +294,16 @@ func (s *Server) recover(c *gin.Context) {
 			panic(p)
 		}
 		ri := info(c)
-		ri.Err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		perr := fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		if c.Writer.Written() {
+			ri.Err = perr
 			return
 		}
-		if ri.Door == "huawei" {
-			writeHuaweiError(c, http.StatusInternalServerError, "DBS.200005", "Internal error.")
-			ri.Code = "DBS.200005"
+		if ri.Door == doorHuawei {
+			s.writeHuawei(c, nil, actions.Wrap(actions.InternalError, perr, "Internal error."))
 			return
 		}
-		s.writeTC(c, nil, actions.E(actions.InternalError, "An internal error occurred; quote the RequestId when reporting it."))
+		s.writeTC(c, nil, actions.Wrap(actions.InternalError, perr, "An internal error occurred; quote the RequestId when reporting it."))
 	}()
 	c.Next()
 }
@@ -282,8 +321,8 @@ func (s *Server) notFound(c *gin.Context) {
 		return
 	}
 	ri := info(c)
-	ri.Door = "none"
-	ri.Code = "NotFound"
+	ri.Door = doorNone
+	ri.Code = codeNotFound
 	c.Data(http.StatusNotFound, "application/json", []byte(`{"error_code":"NotFound","error_msg":"No such path. The Tencent API is served on /, the Huawei API under /v3/."}`))
 }
 
@@ -297,12 +336,6 @@ func keys(m map[string]Credential) []string {
 
 // Redact removes configured secrets from s.
 func (s *Server) Redact(text string) string { return s.redact.Replace(text) }
-
-// writeHuaweiError answers in Huawei's error style.
-func writeHuaweiError(c *gin.Context, status int, code, msg string) {
-	b, _ := jsonMarshal(map[string]string{"error_code": code, "error_msg": msg})
-	c.Data(status, "application/json", b)
-}
 
 // requestContext carries the request id for handlers that log.
 type requestIDKey struct{}

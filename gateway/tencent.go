@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -62,10 +60,11 @@ type common struct {
 }
 
 // tencent serves the Tencent Cloud API 3.0 door. The stages run in the order
-// documented in docs/errors.md; the first failing stage's error is the answer.
+// given in doc.go (and docs/errors.md); the first failing stage's error is
+// the answer, rendered by writeTC.
 func (s *Server) tencent(c *gin.Context) {
 	ri := info(c)
-	ri.Door = "tencent"
+	ri.Door = doorTencent
 	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, ri.RequestID)
 	resp, err := s.serveTencent(ctx, c.Request, ri)
 	s.writeTC(c, resp, err)
@@ -129,7 +128,7 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 	if len(cred.Actions) > 0 && !slices.Contains(cred.Actions, "*") && !slices.Contains(cred.Actions, act.Name) {
 		return nil, actions.E(actions.UnauthorizedOperation, "The credential may not call `%s`.", act.Name)
 	}
-	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow(cred.SecretID+"\x00"+act.Name) {
+	if s.cfg.Limiter != nil && !s.cfg.Limiter.Allow(ctx, cred.SecretID+"\x00"+act.Name) {
 		return nil, s.rateLimited()
 	}
 	params, err := cp.params()
@@ -182,7 +181,7 @@ func readHead(r *http.Request) (*common, error) {
 		}
 	case ctype == "application/x-www-form-urlencoded":
 		if r.ContentLength > maxV1Body {
-			return nil, actions.E(actions.RequestSizeLimitExceeded, "The request body is larger than %d bytes.", maxV1Body)
+			return nil, bodyError(errBodyTooLarge, maxV1Body)
 		}
 		if auth != "" {
 			return nil, actions.E(actions.UnsupportedProtocol, "A form-urlencoded POST must be signed with signature v1 (HmacSHA1 or HmacSHA256), not an Authorization header.")
@@ -191,7 +190,7 @@ func readHead(r *http.Request) (*common, error) {
 		return cp, nil // common parameters come with the body (readForm)
 	case ctype == "application/json" || ctype == "":
 		if r.ContentLength > maxV3Body {
-			return nil, actions.E(actions.RequestSizeLimitExceeded, "The request body is larger than %d bytes.", maxV3Body)
+			return nil, bodyError(errBodyTooLarge, maxV3Body)
 		}
 		cp.style = styleV3JSON
 	default:
@@ -227,16 +226,22 @@ func (cp *common) readForm() error {
 // error) once the request is done with the body.
 func (s *Server) readBody(ctx context.Context, r *http.Request, cp *common, limit int64) (release func(), err error) {
 	body, release, err := s.bodies.readBody(ctx, r.Body, r.ContentLength, limit)
+	if err != nil {
+		return release, bodyError(err, limit)
+	}
+	cp.body = body
+	return release, nil
+}
+
+// bodyError is the API error of a failed body read (both doors).
+func bodyError(err error, limit int64) error {
 	switch {
-	case err == nil:
-		cp.body = body
-		return release, nil
 	case errors.Is(err, errBodyTooLarge):
-		return release, actions.E(actions.RequestSizeLimitExceeded, "The request body is larger than %d bytes.", limit)
+		return actions.E(actions.RequestSizeLimitExceeded, "The request body is larger than %d bytes.", limit)
 	case errors.Is(err, errBodyBudget):
-		return release, actions.Wrap(actions.RequestLimitExceeded, err, "The server is receiving too many large request bodies at once; retry later.")
+		return actions.Wrap(actions.RequestLimitExceeded, err, "The server is receiving too many large request bodies at once; retry later.")
 	default:
-		return release, actions.Wrap(actions.InvalidParameter, err, "The request body could not be read.")
+		return actions.Wrap(actions.InvalidParameter, err, "The request body could not be read.")
 	}
 }
 
@@ -334,15 +339,8 @@ func (cp *common) params() (map[string]any, error) {
 	}
 	// The JSON style rejects non-UTF-8 bodies (actions.ParseJSON); the
 	// flattened styles must not let such text through either.
-	for k, vs := range cp.values {
-		if !utf8.ValidString(k) {
-			return nil, actions.E(actions.InvalidParameter, "A parameter name is not valid UTF-8.")
-		}
-		for _, v := range vs {
-			if !utf8.ValidString(v) {
-				return nil, actions.E(actions.InvalidParameter, "The parameter `%s` is not valid UTF-8.", strings.ToValidUTF8(k, "?"))
-			}
-		}
+	if err := checkUTF8(cp.values); err != nil {
+		return nil, err
 	}
 	m, err := Unflatten(cp.values, func(k string) bool { return v1Common[k] })
 	if err != nil {
@@ -351,135 +349,18 @@ func (cp *common) params() (map[string]any, error) {
 	return m, nil
 }
 
-// writeTC renders the Tencent envelope: always HTTP 200 and exactly
-// "application/json", success fields or Error, and the RequestId.
-func (s *Server) writeTC(c *gin.Context, resp any, err error) {
-	ri := info(c)
-	var body []byte
-	if err == nil {
-		body, err = successEnvelope(resp, ri.RequestID)
-	}
-	if err != nil {
-		code, msg := publicError(err)
-		if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
-			code = "ClientClosed" // logged and counted only: nobody reads this body
+// checkUTF8 refuses query or form parameters whose names or values are not
+// valid UTF-8 (InvalidParameter), as actions.ParseJSON refuses such bodies.
+func checkUTF8(values url.Values) error {
+	for k, vs := range values {
+		if !utf8.ValidString(k) {
+			return actions.E(actions.InvalidParameter, "A parameter name is not valid UTF-8.")
 		}
-		ri.Code, ri.Err = string(code), err
-		body = errorEnvelope(string(code), msg, ri.RequestID)
-	}
-	c.Data(http.StatusOK, "application/json", body)
-}
-
-// publicError returns the code and the message a caller may see.
-func publicError(err error) (code actions.Code, msg string) {
-	var ae *actions.Error
-	if errors.As(err, &ae) {
-		return ae.Code, ae.Message
-	}
-	return actions.InternalError, "An internal error occurred; quote the RequestId when reporting it."
-}
-
-// errorEnvelope renders {"Response":{"Error":{"Code","Message"},"RequestId"}}.
-// It is written by hand: every refused request (rate limit, bad signature)
-// ends here, and encoding/json's reflection was a tenth of that path's cost.
-func errorEnvelope(code, msg, requestID string) []byte {
-	b := make([]byte, 0, 64+len(code)+len(msg)+len(requestID))
-	b = append(b, `{"Response":{"Error":{"Code":`...)
-	b = appendJSONString(b, code)
-	b = append(b, `,"Message":`...)
-	b = appendJSONString(b, msg)
-	b = append(b, `},"RequestId":`...)
-	b = appendJSONString(b, requestID)
-	return append(b, `}}`...)
-}
-
-// appendJSONString appends s as a JSON string, escaped as encoding/json
-// does with HTML escaping off: control characters, quote and backslash,
-// U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return actions.E(actions.InvalidParameter, "The parameter `%s` is not valid UTF-8.", strings.ToValidUTF8(k, "?"))
 			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// successEnvelope wraps the action's output object as
-// {"Response":{<fields>,"RequestId":"…"}}.
-func successEnvelope(resp any, requestID string) ([]byte, error) {
-	out, err := jsonMarshal(resp)
-	if err != nil {
-		return nil, err
-	}
-	out = bytes.TrimSpace(out)
-	if len(out) < 2 || out[0] != '{' {
-		return nil, errors.New("gateway: action output is not a JSON object")
-	}
-	var b bytes.Buffer
-	b.Grow(len(out) + 64)
-	b.WriteString(`{"Response":`)
-	b.Write(out[:len(out)-1])
-	if len(out) > 2 {
-		b.WriteByte(',')
-	}
-	b.WriteString(`"RequestId":`)
-	rid, _ := json.Marshal(requestID)
-	b.Write(rid)
-	b.WriteString(`}}`)
-	return b.Bytes(), nil
-}
-
-func jsonMarshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
+	return nil
 }

@@ -1,11 +1,7 @@
-// Package ratelimit provides keyed token buckets (one golang.org/x/time/rate
-// bucket per key) with a bounded key set and an injectable clock.
-//
-// Keys are opaque strings built by the caller, typically
-// SecretId + "\x00" + Action. The package has no HTTP or Tencent vocabulary.
 package ratelimit
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -23,10 +19,11 @@ const (
 )
 
 // Allower is the minimal interface the gateway needs. The local Limiter
-// implements it; a fleet-wide (e.g. Redis GCRA) limiter can be plugged in
-// behind the same interface.
+// implements it; the fleet-wide Redis limiter too. ctx is the request's: a
+// limiter that asks a server (Redis) gives up when the request ends, as well
+// as past its own timeout.
 type Allower interface {
-	Allow(key string) bool
+	Allow(ctx context.Context, key string) bool
 }
 
 // Rater is implemented by limiters that can tell their configured rate
@@ -183,8 +180,8 @@ func (l *Limiter) Rate() float64 {
 }
 
 // Allow reports whether one request for key may proceed now, and consumes a
-// token if so.
-func (l *Limiter) Allow(key string) bool {
+// token if so. The decision is local and never waits, so ctx is not used.
+func (l *Limiter) Allow(_ context.Context, key string) bool {
 	if l.unlimited {
 		return true
 	}

@@ -1,6 +1,8 @@
 package ratelimit
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"strconv"
 	"sync"
@@ -70,9 +72,11 @@ func TestNewNormalises(t *testing.T) {
 		t.Fatalf("IdleTTL not raised to refill time: %v", time.Duration(l.idleTTL))
 	}
 	for _, ps := range []float64{0, -5, math.NaN(), math.Inf(1), math.Inf(-1)} {
-		if !New(Config{PerSecond: ps}).unlimited {
-			t.Errorf("PerSecond=%v should be unlimited", ps)
-		}
+		t.Run(fmt.Sprintf("PerSecond %v is unlimited", ps), func(t *testing.T) {
+			if !New(Config{PerSecond: ps}).unlimited {
+				t.Errorf("PerSecond=%v should be unlimited", ps)
+			}
+		})
 	}
 }
 
@@ -146,7 +150,7 @@ func TestAllowAtSequences(t *testing.T) {
 func TestUnlimited(t *testing.T) {
 	l := New(Config{PerSecond: 0})
 	for i := range 10000 {
-		if !l.AllowAt(strconv.Itoa(i), t0) || !l.Allow("hot") {
+		if !l.AllowAt(strconv.Itoa(i), t0) || !l.Allow(context.Background(), "hot") {
 			t.Fatal("unlimited limiter refused")
 		}
 	}
@@ -292,7 +296,7 @@ func TestConcurrent(t *testing.T) {
 				}
 				// Private churn to exercise eviction concurrently.
 				l.AllowAt("g"+strconv.Itoa(g)+"-"+strconv.Itoa(i%200), t0)
-				l.Allow("wall" + strconv.Itoa(i%10))
+				l.Allow(context.Background(), "wall"+strconv.Itoa(i%10))
 				if n := l.Len(); n > maxKeys {
 					t.Errorf("Len = %d > %d", n, maxKeys)
 					return
@@ -384,7 +388,7 @@ func BenchmarkAllowHotKey(b *testing.B) {
 	key := "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE\x00CreateKillTask"
 	b.ReportAllocs()
 	for b.Loop() {
-		l.Allow(key)
+		l.Allow(context.Background(), key)
 	}
 }
 
@@ -393,7 +397,7 @@ func BenchmarkAllowHotKeyRefused(b *testing.B) {
 	key := "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE\x00CreateKillTask"
 	b.ReportAllocs()
 	for b.Loop() {
-		l.Allow(key)
+		l.Allow(context.Background(), key)
 	}
 }
 
@@ -407,7 +411,7 @@ func BenchmarkAllowManyKeys(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		l.Allow(keys[i%len(keys)])
+		l.Allow(context.Background(), keys[i%len(keys)])
 		i++
 	}
 }
@@ -419,7 +423,7 @@ func BenchmarkAllowParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			l.Allow(keys[i&3])
+			l.Allow(context.Background(), keys[i&3])
 			i++
 		}
 	})
@@ -444,6 +448,6 @@ func BenchmarkAllowUnlimited(b *testing.B) {
 	l := New(Config{})
 	b.ReportAllocs()
 	for b.Loop() {
-		l.Allow("k")
+		l.Allow(context.Background(), "k")
 	}
 }

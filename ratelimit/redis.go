@@ -14,13 +14,16 @@ import (
 	"go.uber.org/zap"
 )
 
+// DefaultRedisTimeout is the default RedisConfig.Timeout.
+const DefaultRedisTimeout = 100 * time.Millisecond
+
 // RedisConfig configures a fleet-wide limiter.
 type RedisConfig struct {
 	Addr     string // host:port
 	Password string
 	DB       int
 	// Timeout bounds one Redis decision (dial included); past it the
-	// request is decided locally. Default 100ms.
+	// request is decided locally. Default DefaultRedisTimeout.
 	Timeout time.Duration
 	// RetryAfter is how long Redis is skipped after a failure before one
 	// request probes it again (the circuit). Default 1s.
@@ -84,7 +87,7 @@ func (r *Redis) Rate() float64 {
 // (nil: New(cfg)). It does not contact Redis: the first request does.
 func NewRedis(rc RedisConfig, cfg Config, local *Limiter, log *zap.Logger) *Redis {
 	if rc.Timeout <= 0 {
-		rc.Timeout = 100 * time.Millisecond
+		rc.Timeout = DefaultRedisTimeout
 	}
 	if rc.RetryAfter <= 0 {
 		rc.RetryAfter = time.Second
@@ -146,22 +149,29 @@ func gcraLimit(cfg Config) redis_rate.Limit {
 }
 
 // Allow decides one request for key: through Redis (fleet-wide) when it
-// answers within the timeout, else locally.
-func (r *Redis) Allow(key string) bool {
+// answers within the timeout, else locally. The Redis call is bounded by ctx
+// (the request's) as well as by the timeout: when ctx ends first the caller
+// is gone, so the request is decided locally without counting against
+// Redis (no fall-back, no circuit change).
+func (r *Redis) Allow(ctx context.Context, key string) bool {
 	if r.unlimited {
 		return true
 	}
 	if !r.tryRedis() {
 		r.fallbacks.Add(1)
-		return r.local.Allow(key)
+		return r.local.Allow(ctx, key)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
-	res, err := r.lim.Allow(ctx, r.prefix+key, r.limit)
+	rctx, cancel := context.WithTimeout(ctx, r.timeout)
+	res, err := r.lim.Allow(rctx, r.prefix+key, r.limit)
 	cancel()
-	if err != nil {
+	switch {
+	case err != nil && ended(ctx):
+		r.abandoned()
+		return r.local.Allow(ctx, key)
+	case err != nil:
 		r.failed(err)
 		r.fallbacks.Add(1)
-		return r.local.Allow(key)
+		return r.local.Allow(ctx, key)
 	}
 	r.succeeded()
 	return res.Allowed > 0
@@ -195,6 +205,26 @@ func (r *Redis) failed(err error) {
 		r.log.Warn("rate limit: Redis unavailable, limiting per replica until it answers (N replicas admit up to N× the rate)",
 			zap.Error(redactRedisErr(err)), zap.Duration("retry_every", r.retry))
 	}
+}
+
+// ended reports whether the request is over: cancelled, or past its
+// deadline (the socket deadline go-redis derives from it can fire before the
+// context's own timer).
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
+// abandoned ends a Redis call cut short by its request: nothing was learnt
+// about Redis, so only a probe in flight is given back (the next request
+// probes instead).
+func (r *Redis) abandoned() {
+	r.mu.Lock()
+	r.probing = false
+	r.mu.Unlock()
 }
 
 func (r *Redis) succeeded() {

@@ -58,7 +58,7 @@ func observed() (*zap.Logger, *observer.ObservedLogs) {
 func burstNow(a Allower, key string, n int) int {
 	ok := 0
 	for range n {
-		if a.Allow(key) {
+		if a.Allow(context.Background(), key) {
 			ok++
 		}
 	}
@@ -81,7 +81,7 @@ func TestRedisGCRAAdmitsBurstThenRate(t *testing.T) {
 	ok, calls := 0, 0
 	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		calls++
-		if r.Allow("AKID\x00CreateKillTask") {
+		if r.Allow(context.Background(), "AKID\x00CreateKillTask") {
 			ok++
 		}
 	}
@@ -115,7 +115,7 @@ func TestRedisFleetShared(t *testing.T) {
 	start := time.Now()
 	for i := range 60 {
 		wg.Go(func() {
-			if fleet[i%3].Allow("AKID\x00DescribeKillTasks") {
+			if fleet[i%3].Allow(context.Background(), "AKID\x00DescribeKillTasks") {
 				ok.Add(1)
 			}
 		})
@@ -223,12 +223,12 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 	cfg := Config{PerSecond: 1000, Burst: 1000} // decisions only; nothing is refused
 	r := NewRedis(RedisConfig{Addr: srv.addr(), Timeout: 100 * time.Millisecond, RetryAfter: 200 * time.Millisecond}, cfg, nil, log)
 	defer r.Close()
-	if !r.Allow("k") || r.Degraded() {
+	if !r.Allow(context.Background(), "k") || r.Degraded() {
 		t.Fatal("first decision through Redis failed")
 	}
 	srv.stop()
 	for range 50 {
-		if !r.Allow("k") {
+		if !r.Allow(context.Background(), "k") {
 			t.Fatal("refused while falling back")
 		}
 	}
@@ -239,7 +239,7 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 	errs := r.RedisErrors()
 	end := time.Now().Add(time.Second)
 	for time.Now().Before(end) {
-		r.Allow("k")
+		r.Allow(context.Background(), "k")
 		time.Sleep(time.Millisecond)
 	}
 	if extra := r.RedisErrors() - errs; extra < 2 || extra > 7 {
@@ -252,12 +252,12 @@ func TestRedisOutageAndRecovery(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("did not return to Redis after it came back")
 		}
-		r.Allow("k")
+		r.Allow(context.Background(), "k")
 		time.Sleep(10 * time.Millisecond)
 	}
 	fb := r.FallbackCount()
 	for range 20 {
-		r.Allow("k")
+		r.Allow(context.Background(), "k")
 	}
 	if r.FallbackCount() != fb {
 		t.Error("still deciding locally after recovery")
@@ -286,5 +286,81 @@ func TestRedisUnlimitedAndFractional(t *testing.T) {
 	l = gcraLimit(Config{PerSecond: 20, Burst: 20})
 	if l.Rate != 20 || l.Period != time.Second || l.Burst != 20 {
 		t.Errorf("20/s: %+v", l)
+	}
+}
+
+// silentServer accepts connections and never answers: a Redis that hangs.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestRedisBoundedByRequest: a Redis decision ends at its request's
+// deadline, well before the limiter's own (here long) timeout, and a request
+// already gone does not reach Redis. Neither says anything about Redis: no
+// failure, no fall-back count, no open circuit; each next request asks Redis
+// again. (A request cancelled while its call waits on the socket is bounded
+// by the timeout: go-redis turns the context's deadline, not its
+// cancellation, into socket deadlines.)
+func TestRedisBoundedByRequest(t *testing.T) {
+	const timeout = time.Minute
+	r := NewRedis(RedisConfig{Addr: silentServer(t), Timeout: timeout, RetryAfter: time.Hour}, Config{PerSecond: 20, Burst: 20}, nil, nil)
+	defer r.Close()
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"request deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 50*time.Millisecond)
+		}},
+		{"request already gone", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			done := make(chan bool, 1)
+			go func() { done <- r.Allow(ctx, "k") }()
+			select {
+			case ok := <-done:
+				if !ok {
+					t.Error("refused: a request the caller abandoned is decided locally (the burst is not spent)")
+				}
+			case <-time.After(timeout / 2):
+				t.Fatal("Allow outlived its request: the Redis call is not bounded by the request's context")
+			}
+			if r.Degraded() || r.RedisErrors() != 0 || r.FallbackCount() != 0 || r.Transitions() != 0 {
+				t.Errorf("degraded=%v errors=%d fallbacks=%d transitions=%d after abandoned requests, want false 0 0 0",
+					r.Degraded(), r.RedisErrors(), r.FallbackCount(), r.Transitions())
+			}
+		})
 	}
 }

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"killgate/gateway"
+	"killgate/killtask"
+	"killgate/ratelimit"
 )
 
 // Config is killgate's one YAML file. Every key is documented in
@@ -120,20 +124,29 @@ type OpsConfig struct {
 	Metrics bool   `yaml:"metrics"` // serve /metrics (default true)
 }
 
-// defaultConfig returns the values used for keys the file leaves out.
+// defaultLeaseTTL is worker.lease_ttl's default: killgate's own choice for
+// a shared store (the engine's default is no leases at all).
+const defaultLeaseTTL = 3 * time.Second
+
+// defaultConfig returns the values used for keys the file leaves out. Each
+// package's defaults come from that package (killtask.DefaultConfig,
+// ratelimit, gateway), so that a default lives in one place; the file's own
+// are the listener, store, log and ops settings and the lease TTL.
 func defaultConfig() Config {
+	ec := killtask.DefaultConfig()
 	return Config{
 		Listen: "127.0.0.1:8080",
 		Store:  StoreConfig{Driver: "sqlite", DSN: "killgate.db"},
 		Worker: WorkerConfig{
-			PollInterval: 500 * time.Millisecond, MaxTasksPerInstance: 5,
-			KillConcurrency: 8, KillTimeout: 5 * time.Second, LeaseTTL: 3 * time.Second,
+			PollInterval: ec.PollInterval, MaxTasksPerInstance: ec.MaxTasksPerInstance,
+			KillConcurrency: ec.KillConcurrency, KillTimeout: ec.KillTimeout, LeaseTTL: defaultLeaseTTL,
 		},
-		History:   HistoryConfig{MaxAge: 30 * 24 * time.Hour, MaxRows: 1_000_000},
-		RateLimit: RateLimitConfig{PerSecond: 20, Burst: 20, Redis: RateLimitRedisCfg{Timeout: 100 * time.Millisecond}},
-		Requests:  RequestsConfig{BodyMemoryMB: 64, BodyWait: time.Second},
-		Log:       LogConfig{Level: "info", Format: "json"},
-		Ops:       OpsConfig{Metrics: true},
+		History: HistoryConfig{MaxAge: ec.HistoryMaxAge, MaxRows: ec.HistoryMaxRows},
+		RateLimit: RateLimitConfig{PerSecond: ratelimit.DefaultPerSecond, Burst: ratelimit.DefaultBurst,
+			Redis: RateLimitRedisCfg{Timeout: ratelimit.DefaultRedisTimeout}},
+		Requests: RequestsConfig{BodyMemoryMB: gateway.DefaultBodyBudget >> 20, BodyWait: gateway.DefaultBodyWait},
+		Log:      LogConfig{Level: "info", Format: "json"},
+		Ops:      OpsConfig{Metrics: true},
 	}
 }
 

@@ -129,8 +129,10 @@ func TestDocsErrors(t *testing.T) {
 
 type docsStore struct{}
 
-func (docsStore) ActiveTasks(context.Context, time.Time) ([]killtask.Task, error) { return nil, nil }
-func (docsStore) Ping(context.Context) error                                      { return nil }
+func (docsStore) ActiveTaskCounts(context.Context, time.Time) (map[string]int, error) {
+	return nil, nil
+}
+func (docsStore) Ping(context.Context) error { return nil }
 
 // TestDocsEveryMetric: every killgate_* metric is in docs/operations.md and
 // used by the example Grafana dashboard or documented as not charted.
@@ -139,7 +141,7 @@ func TestDocsEveryMetric(t *testing.T) {
 	m.Request("tencent", "A", "", time.Millisecond)
 	m.Request("tencent", "A", string(actions.RequestLimitExceeded), time.Millisecond)
 	m.PollDone("i", "n", time.Millisecond, nil)
-	m.Killed("i", "n", killtask.OutcomeKilled, time.Millisecond)
+	m.Killed("i", "n", string(killtask.OutcomeKilled), time.Millisecond)
 	m.ObserveStore("ping", time.Millisecond)
 	fams, err := m.Registry().Gather()
 	if err != nil {

@@ -1,8 +1,3 @@
-// Command killgate serves the Tencent DBbrain and Huawei GaussDB kill-session
-// APIs for self-managed MySQL, MariaDB and TDSQL-C instances.
-//
-//	killgate -config killgate.yaml
-//	killgate -version
 package main
 
 import (
@@ -70,7 +65,44 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal the default handling is back: a second one
+	// ends the process at once, without waiting for the drain.
+	context.AfterFunc(ctx, stop)
 	return serve(ctx, cfg, log, nil)
+}
+
+// Lifecycle bounds and seams (docs/operations.md#shutdown); variables
+// so that lifecycle_test.go can shorten them and wrap the listeners.
+var (
+	// drainTimeout bounds how long in-flight requests may take to finish
+	// once shutdown begins.
+	drainTimeout = 20 * time.Second
+	// watchdogTimeout bounds the whole shutdown (drain, engine stop with
+	// its in-flight kills and history flush, store close): past it the
+	// process says so and exits with code 2.
+	watchdogTimeout = 45 * time.Second
+	// listen opens the HTTP listeners.
+	listen = net.Listen
+)
+
+// watchdogExitCode is the exit code of a shutdown that overran
+// watchdogTimeout (1 is any other failure).
+const watchdogExitCode = 2
+
+// watchdog ends the process if done is not closed within after: a hung
+// shutdown (a listener that does not close, a kill that does not return)
+// must not leave a process that serves nothing and never exits.
+func watchdog(done <-chan struct{}, after time.Duration, log *zap.Logger) {
+	t := time.NewTimer(after)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Error("shutdown did not finish in time; exiting", zap.Duration("bound", after), zap.Int("exit_code", watchdogExitCode))
+		_ = log.Sync()
+		fmt.Fprintf(os.Stderr, "killgate: shutdown did not finish within %s; exiting with code %d\n", after, watchdogExitCode)
+		os.Exit(watchdogExitCode)
+	}
 }
 
 func newLogger(c LogConfig) (*zap.Logger, error) {
@@ -91,10 +123,14 @@ func newLogger(c LogConfig) (*zap.Logger, error) {
 	return zc.Build()
 }
 
-// serve runs killgate until ctx ends: store → engine → actions → gateway,
-// then shuts down in reverse order. ready, if not nil, receives the bound
-// address once the listener is up (tests).
+// serve runs killgate until ctx ends or one of its parts (the HTTP
+// listener, the ops listener, the engine) fails: store → engine → actions →
+// gateway, then shutdown in reverse order under a watchdog. It returns the
+// failure that stopped it, or nil after a signal. ready, if not nil,
+// receives the bound address once the listener is up (tests).
 func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string) error {
+	stopped := make(chan struct{}) // disarms the watchdog: the very last thing serve does
+	defer close(stopped)
 	for _, c := range cfg.Credentials {
 		if c.SecretID == demoSecretID {
 			log.Warn("DEMO CREDENTIALS in use: secret_id " + demoSecretID + " is published in the README; do not expose this listener beyond localhost")
@@ -112,6 +148,7 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	}
 	svc := actions.NewService(eng, log.Named("actions"))
 	registry := actions.NewRegistry(svc.Actions())
+	hwRegistry := actions.NewRegistry(svc.HuaweiActions())
 	// Ops endpoints and metrics (docs/operations.md).
 	var (
 		metrics *gateway.Metrics
@@ -123,20 +160,18 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		for _, in := range cfg.Instances {
 			ids = append(ids, in.ID)
 		}
-		metrics = gateway.NewMetrics(gateway.MetricsConfig{Actions: registry.Names(), Instances: ids, Store: store, Version: version})
-		eng.SetObserver(metrics)
+		metrics = gateway.NewMetrics(gateway.MetricsConfig{Actions: append(registry.Names(), hwRegistry.Names()...), Instances: ids, Store: store, Version: version})
+		eng.SetObserver(engineObserver{metrics})
 		reqObs = metrics
 	}
-	ops := gateway.NewOps(gateway.OpsConfig{Store: store, Instances: eng.Instances, Metrics: metrics,
+	ops := gateway.NewOps(gateway.OpsConfig{Store: store, Instances: svc.Readiness, Metrics: metrics,
 		Log: log.Named("ops"), Redact: func(s string) string { return gw.Redact(s) }})
 	var extra []func(*gin.Engine)
 	if cfg.Ops.Listen == "" {
 		extra = append(extra, ops.Mount)
 	}
-	rlCfg := ratelimit.Config{
-		PerSecond: cfg.RateLimit.PerSecond, Burst: cfg.RateLimit.Burst,
-		MaxKeys: 100_000, IdleTTL: 10 * time.Minute,
-	}
+	rlCfg := ratelimit.DefaultConfig()
+	rlCfg.PerSecond, rlCfg.Burst = cfg.RateLimit.PerSecond, cfg.RateLimit.Burst
 	var limiter ratelimit.Allower = ratelimit.New(rlCfg)
 	if rc := cfg.RateLimit.Redis; rc.Addr != "" {
 		// Fleet-wide limit (docs/scale-out.md); the local limiter decides
@@ -167,22 +202,22 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	}
 	secrets = append(secrets, dsnPasswords(cfg)...)
 	gw, err = gateway.New(gateway.Config{
-		Huawei:      hw,
-		Service:     svc,
-		Secrets:     secrets,
-		Credentials: creds,
-		Registry:    registry,
-		Limiter:     limiter,
-		Log:         log.Named("access"),
-		Extra:       extra,
-		Requests:    reqObs,
-		BodyBudget:  int64(cfg.Requests.BodyMemoryMB) << 20,
-		BodyWait:    cfg.Requests.BodyWait,
+		Huawei:        hw,
+		HuaweiActions: hwRegistry,
+		Secrets:       secrets,
+		Credentials:   creds,
+		Registry:      registry,
+		Limiter:       limiter,
+		Log:           log.Named("access"),
+		Extra:         extra,
+		Requests:      reqObs,
+		BodyBudget:    int64(cfg.Requests.BodyMemoryMB) << 20,
+		BodyWait:      cfg.Requests.BodyWait,
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
@@ -190,7 +225,7 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	var opsLn net.Listener
 	opsSrv := gateway.NewHTTPServer(cfg.Ops.Listen, ops.Handler())
 	if cfg.Ops.Listen != "" {
-		if opsLn, err = net.Listen("tcp", cfg.Ops.Listen); err != nil {
+		if opsLn, err = listen("tcp", cfg.Ops.Listen); err != nil {
 			ln.Close()
 			return fmt.Errorf("ops.listen: %w", err)
 		}
@@ -205,41 +240,66 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		ready <- ln.Addr().String()
 	}
 
+	// Every part runs in the group; the first to fail cancels gctx, which
+	// starts the shutdown just as a signal does. The engine has its own
+	// context: it stops only after the listeners have drained (requests in
+	// flight may still create tasks or kill).
+	g, gctx := errgroup.WithContext(ctx)
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
-	g := new(errgroup.Group)
-	g.Go(func() error { return eng.Run(engCtx) })
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
+		err := eng.Run(engCtx)
+		log.Info("engine stopped")
+		switch {
+		case err != nil:
+			return fmt.Errorf("engine: %w", err)
+		case engCtx.Err() == nil:
+			return errors.New("engine: stopped on its own")
 		}
 		return nil
 	})
+	g.Go(func() error { return serveHTTP(srv, ln, "listen") })
 	if opsLn != nil {
-		g.Go(func() error {
-			if err := opsSrv.Serve(opsLn); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
+		g.Go(func() error { return serveHTTP(opsSrv, opsLn, "ops.listen") })
 	}
-	<-ctx.Done()
-	log.Info("shutting down: draining requests")
-	// Drain in-flight requests first (they may still create tasks), then stop
-	// the engine (which waits for in-flight kills and flushes the history),
-	// then the deferred store.Close.
-	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		log.Warn("http shutdown", zap.Error(err))
-	}
-	if err := opsSrv.Shutdown(shutCtx); err != nil {
-		log.Warn("ops http shutdown", zap.Error(err))
-	}
-	stopEngine()
+	g.Go(func() error {
+		<-gctx.Done()
+		go watchdog(stopped, watchdogTimeout, log)
+		if ctx.Err() != nil {
+			log.Info("shutting down: draining requests")
+		} else {
+			log.Error("shutting down: a part failed", zap.Error(context.Cause(gctx)))
+		}
+		// Drain in-flight requests first, then stop the engine (it waits
+		// for in-flight kills and flushes the history), then the deferred
+		// store.Close.
+		dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		if err := srv.Shutdown(dctx); err != nil {
+			log.Warn("http shutdown", zap.Error(err))
+		}
+		if err := opsSrv.Shutdown(dctx); err != nil {
+			log.Warn("ops http shutdown", zap.Error(err))
+		}
+		stopEngine()
+		return nil
+	})
 	err = g.Wait()
-	log.Info("stopped")
+	if err != nil {
+		log.Error("stopped", zap.Error(err))
+	} else {
+		log.Info("stopped")
+	}
 	return err
+}
+
+// serveHTTP serves srv on ln until Shutdown; any other end is a failure of
+// the listener named by key (its config key).
+func serveHTTP(srv *http.Server, ln net.Listener, key string) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s %s: %w", key, ln.Addr(), err)
+	}
+	return nil
 }
 
 // demoSecretID is the SecretId of docs/killgate.example.yaml.

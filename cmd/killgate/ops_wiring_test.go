@@ -99,12 +99,14 @@ func TestServeOpsListener(t *testing.T) {
 	opsAddr := freePort(t)
 	addr := startServe(t, wiringConfig(t, "ops: {listen: "+opsAddr+"}"))
 	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
-		if code, _ := opsGet(t, "http://"+addr+p); code != http.StatusNotFound {
-			t.Errorf("main listener %s: %d, want 404", p, code)
-		}
-		if code, _ := opsGet(t, "http://"+opsAddr+p); code != http.StatusOK {
-			t.Errorf("ops listener %s: %d, want 200", p, code)
-		}
+		t.Run(p, func(t *testing.T) {
+			if code, _ := opsGet(t, "http://"+addr+p); code != http.StatusNotFound {
+				t.Errorf("main listener %s: %d, want 404", p, code)
+			}
+			if code, _ := opsGet(t, "http://"+opsAddr+p); code != http.StatusOK {
+				t.Errorf("ops listener %s: %d, want 200", p, code)
+			}
+		})
 	}
 }
 

@@ -114,17 +114,20 @@ func TestRoundTripRealServer(t *testing.T) {
 
 	// Wrong types and unknown actions come back as their codes.
 	for _, c := range []struct {
+		name string
 		args []string
 		want actions.Code
 	}{
-		{[]string{"CreateKillTask", "--InstanceId", kgtest.Instance, "--Duration", "soon"}, actions.InvalidParameter},
-		{[]string{"CreateKillTask", "--InstanceId", kgtest.Instance}, actions.MissingParameter},
-		{[]string{"dbbrain", "NoSuchAction"}, actions.InvalidAction},
+		{"wrong type", []string{"CreateKillTask", "--InstanceId", kgtest.Instance, "--Duration", "soon"}, actions.InvalidParameter},
+		{"missing parameter", []string{"CreateKillTask", "--InstanceId", kgtest.Instance}, actions.MissingParameter},
+		{"unknown action", []string{"dbbrain", "NoSuchAction"}, actions.InvalidAction},
 	} {
-		code, _, errOut := ctl(env, c.args...)
-		if m := errLine.FindStringSubmatch(errOut); code != exitError || m == nil || actions.Code(m[1]) != c.want {
-			t.Errorf("%v: exit %d, stderr %q, want %s", c.args, code, errOut, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			code, _, errOut := ctl(env, c.args...)
+			if m := errLine.FindStringSubmatch(errOut); code != exitError || m == nil || actions.Code(m[1]) != c.want {
+				t.Errorf("%v: exit %d, stderr %q, want %s", c.args, code, errOut, c.want)
+			}
+		})
 	}
 
 	// A wrong key: the signature fails.
@@ -393,21 +396,26 @@ func TestHTTPSEndpoint(t *testing.T) {
 // TestUsageErrors: bad command lines exit 2 before any request.
 func TestUsageErrors(t *testing.T) {
 	env := fakeEnv("127.0.0.1:1")
-	for _, args := range [][]string{
-		{},
-		{"CreateKillTask", "--InstanceId"},
-		{"CreateKillTask", "--InstanceId", "a", "--InstanceId", "b"},
-		{"CreateKillTask", "--bogus", "x"},
-		{"CreateKillTask", "Extra"},
-		{"CreateKillTask", "--watch"},
-		{"DescribeKillRecords", "--watch", "--watch-count", "0"},
-		{"CreateKillTask", "--cli-input-json", "[1]"},
-		{"CreateKillTask", "--endpoint", "http://h/path"},
-		{"CreateKillTask", "--secretId", "only-id"},
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"no arguments", []string{}},
+		{"flag without value", []string{"CreateKillTask", "--InstanceId"}},
+		{"flag twice", []string{"CreateKillTask", "--InstanceId", "a", "--InstanceId", "b"}},
+		{"unknown flag", []string{"CreateKillTask", "--bogus", "x"}},
+		{"extra argument", []string{"CreateKillTask", "Extra"}},
+		{"watch on a write", []string{"CreateKillTask", "--watch"}},
+		{"watch count zero", []string{"DescribeKillRecords", "--watch", "--watch-count", "0"}},
+		{"input JSON not an object", []string{"CreateKillTask", "--cli-input-json", "[1]"}},
+		{"endpoint with a path", []string{"CreateKillTask", "--endpoint", "http://h/path"}},
+		{"secret id without key", []string{"CreateKillTask", "--secretId", "only-id"}},
 	} {
-		if code, _, _ := ctl(env, args...); code != exitUsage {
-			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if code, _, _ := ctl(env, tc.args...); code != exitUsage {
+				t.Errorf("%q: exit %d, want %d", tc.args, code, exitUsage)
+			}
+		})
 	}
 	if code, out, _ := ctl(env, "-h"); code != exitOK || !strings.Contains(out, "usage: killgatectl") {
 		t.Errorf("-h: %d %q", code, out)

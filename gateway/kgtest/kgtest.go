@@ -76,8 +76,9 @@ type Stack struct {
 	Store    *killtask.Store
 	Engine   *killtask.Engine
 	Service  *actions.Service
-	Registry *actions.Registry
-	Metrics  *gateway.Metrics // with Options.Ops (nil with NoMetrics)
+	Registry *actions.Registry // Tencent actions
+	Huawei   *actions.Registry // Huawei actions
+	Metrics  *gateway.Metrics  // with Options.Ops (nil with NoMetrics)
 	Logs     *observer.ObservedLogs
 	Log      *zap.Logger
 	srv      *http.Server
@@ -119,6 +120,7 @@ func Start(t testing.TB, o Options) *Stack {
 	}
 	svc := actions.NewService(eng, log.Named("actions"))
 	reg := actions.NewRegistry(svc.Actions())
+	hwReg := actions.NewRegistry(svc.HuaweiActions())
 	extra := slices.Clone(o.Extra)
 	var (
 		metrics *gateway.Metrics
@@ -130,16 +132,16 @@ func Start(t testing.TB, o Options) *Stack {
 			for _, in := range o.Instances {
 				ids = append(ids, in.ID)
 			}
-			metrics = gateway.NewMetrics(gateway.MetricsConfig{Actions: reg.Names(), Instances: ids, Store: store, Version: "test"})
-			eng.SetObserver(metrics)
+			metrics = gateway.NewMetrics(gateway.MetricsConfig{Actions: append(reg.Names(), hwReg.Names()...), Instances: ids, Store: store, Version: "test"})
+			eng.SetObserver(engineObserver{metrics})
 			reqObs = metrics
 		}
-		extra = append(extra, gateway.NewOps(gateway.OpsConfig{Store: store, Instances: eng.Instances, Metrics: metrics}).Mount)
+		extra = append(extra, gateway.NewOps(gateway.OpsConfig{Store: store, Instances: svc.Readiness, Metrics: metrics}).Mount)
 	}
 	gw, err := gateway.New(gateway.Config{
 		Credentials: o.Credentials, Registry: reg, Limiter: ratelimit.New(o.RateLimit),
 		Log: log.Named("access"), Now: o.Now, Extra: extra, Requests: reqObs,
-		Huawei: o.Huawei, Service: svc,
+		Huawei: o.Huawei, HuaweiActions: hwReg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +155,7 @@ func Start(t testing.TB, o Options) *Stack {
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = eng.Run(ctx) }()
 	go func() { defer wg.Done(); _ = srv.Serve(ln) }()
-	s := &Stack{Addr: ln.Addr().String(), Store: store, Engine: eng, Service: svc, Registry: reg, Metrics: metrics, Logs: logs, Log: log, srv: srv}
+	s := &Stack{Addr: ln.Addr().String(), Store: store, Engine: eng, Service: svc, Registry: reg, Huawei: hwReg, Metrics: metrics, Logs: logs, Log: log, srv: srv}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
@@ -163,6 +165,15 @@ func Start(t testing.TB, o Options) *Stack {
 		store.Close()
 	})
 	return s
+}
+
+// engineObserver adapts the gateway's metrics (plain types) to
+// killtask.Observer, as cmd/killgate does.
+type engineObserver struct{ *gateway.Metrics }
+
+// Killed implements killtask.Observer.
+func (o engineObserver) Killed(instanceID, nodeID string, outcome killtask.Outcome, reaction time.Duration) {
+	o.Metrics.Killed(instanceID, nodeID, string(outcome), reaction)
 }
 
 // Client returns a real Tencent SDK common client for the stack.
