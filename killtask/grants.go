@@ -167,7 +167,7 @@ func versionBelow(v string, major, minor, patch int) bool {
 // Kill failure reasons (the history's error text starts with the reason's
 // description; metrics count by reason).
 const (
-	FailDenied     = "denied"     // 1095 / 1227: the account may not kill this session
+	FailDenied     = "denied"     // 1095 / 1227 / 1979 (KILL QUERY ID): the account may not kill this session
 	FailTimeout    = "timeout"    // the KILL did not return within kill_timeout
 	FailConnection = "connection" // no kill connection, or it broke
 	FailOther      = "other"
@@ -177,7 +177,7 @@ const (
 func killFailure(err error) string {
 	var me *mysql.MySQLError
 	switch {
-	case errors.As(err, &me) && (me.Number == 1095 || me.Number == 1227):
+	case errors.As(err, &me) && (me.Number == 1095 || me.Number == 1227 || me.Number == 1979):
 		return FailDenied
 	case errors.Is(err, context.DeadlineExceeded):
 		return FailTimeout

@@ -308,6 +308,7 @@ const demoSecretID = "AKIDkillgateDEMO"
 func engineConfig(cfg Config) killtask.Config {
 	ec := killtask.DefaultConfig()
 	ec.PollInterval = cfg.Worker.PollInterval
+	ec.MaxReadInterval = cfg.Worker.MaxReadInterval
 	ec.MaxTasksPerInstance = cfg.Worker.MaxTasksPerInstance
 	ec.KillConcurrency = cfg.Worker.KillConcurrency
 	ec.KillTimeout = cfg.Worker.KillTimeout
