@@ -101,6 +101,15 @@ func (e *Engine) newInstance(ic InstanceConfig) (*instance, error) {
 	}
 	ic.Nodes = append([]NodeConfig(nil), ic.Nodes...)
 	ic.ProtectedUsers = append([]string(nil), ic.ProtectedUsers...)
+	method, ok := ParseKillMethod(string(ic.KillMethod))
+	if !ok {
+		return nil, fmt.Errorf("killtask: instance %s: kill method %q is neither %s nor %s", ic.ID, ic.KillMethod, MethodKill, MethodRDS)
+	}
+	mode, ok := ParseKillMode(string(ic.DefaultKillMode))
+	if !ok {
+		return nil, fmt.Errorf("killtask: instance %s: default kill mode %q is neither %s nor %s", ic.ID, ic.DefaultKillMode, KillConnection, KillQuery)
+	}
+	ic.KillMethod, ic.DefaultKillMode = method, mode.orDefault()
 	inst := &instance{cfg: ic, protected: map[string]struct{}{}}
 	for _, u := range ic.ProtectedUsers {
 		inst.protected[u] = struct{}{}
