@@ -43,7 +43,33 @@ type extras struct {
 	rowWaits  string    // the detected row-lock-wait query ("" = not yet)
 	mdl       mdlSource // the detected metadata-lock source
 	mdlAt     time.Time // when mdl was detected (none is detected again after mdlRedetect)
-	lastError string    // of the last read, for logging changes only
+	lastRead  time.Time // of information_schema.INNODB_TRX (see trxCacheIdle)
+	lastError string    // of the last read ("" after a success or while no task needs one)
+}
+
+// The server fills information_schema.INNODB_TRX, INNODB_LOCKS and
+// INNODB_LOCK_WAITS (MariaDB; MySQL: INNODB_TRX) from one cache, which it
+// refreshes only when the cache has not been read for 100 ms: a client
+// that reads it more often than that keeps it stale for everyone. So a
+// node reads it at most once per trxCacheIdle, and every read proves its
+// freshness with a canary: the reading connection opens a transaction
+// (START TRANSACTION WITH CONSISTENT SNAPSHOT) before the read and must
+// find it in the result, which the server then filled after the canary
+// began. A stale read (another client polling faster than every 100 ms) is
+// an error: the filters that need it match nothing meanwhile.
+const trxCacheIdle = 120 * time.Millisecond
+
+var errStaleTrxCache = errors.New("information_schema.INNODB_TRX is stale: its cache was not refreshed since this read began " +
+	"(another client reads INNODB_TRX or the lock tables more often than every 100 ms); TrxTime and Blocking filters wait for a fresh read")
+
+// extrasProblem describes a failing read that an active task needs, or "".
+func (n *node) extrasProblem() string {
+	n.x.mu.Lock()
+	defer n.x.mu.Unlock()
+	if n.x.lastError == "" {
+		return ""
+	}
+	return "reading transactions or lock waits failed: " + n.x.lastError
 }
 
 // enrich prepares the rows of a full poll for matching against tasks: the
@@ -68,6 +94,9 @@ func (n *node) enrichRecheck(ctx context.Context, c *sql.Conn, ps []Process, tas
 // readExtras reads what nd asks for through c and applies it to ps.
 func (n *node) readExtras(ctx context.Context, c *sql.Conn, ps []Process, nd needs) {
 	if !nd.trx && !nd.locks {
+		n.x.mu.Lock()
+		n.x.lastError = ""
+		n.x.mu.Unlock()
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
@@ -95,19 +124,21 @@ func (n *node) readExtras(ctx context.Context, c *sql.Conn, ps []Process, nd nee
 // readExtrasErr reads what nd asks for, applies it to ps and returns the
 // lock waits read. On an error ps is left as it was.
 func (n *node) readExtrasErr(ctx context.Context, c *sql.Conn, ps []Process, nd needs) ([]LockWait, error) {
-	var trx map[uint64]int64
-	var waits []LockWait
-	var err error
-	if nd.trx {
-		if trx, err = readTrx(ctx, c); err != nil {
-			return nil, n.wrap(err)
-		}
+	if !nd.trx && !nd.locks {
+		return nil, nil
 	}
-	if nd.locks {
-		if waits, err = n.readLockWaits(ctx, c, ps); err != nil {
-			return nil, n.wrap(err)
-		}
+	_, self, err := connInfo(c)
+	if err != nil {
+		return nil, err
 	}
+	trx, waits, err := n.readTrxAndWaits(ctx, c, ps, nd.locks)
+	if err != nil {
+		return nil, n.wrap(err)
+	}
+	if _, fresh := trx[self]; !fresh {
+		return nil, n.wrap(errStaleTrxCache)
+	}
+	delete(trx, self)
 	for i := range ps {
 		if age, ok := trx[ps[i].ID]; ok {
 			ps[i].InTrx, ps[i].TrxTime = true, age
@@ -117,10 +148,50 @@ func (n *node) readExtrasErr(ctx context.Context, c *sql.Conn, ps []Process, nd 
 	return waits, nil
 }
 
+// readTrxAndWaits reads the transactions (and the lock waits) in the
+// canary transaction (see trxCacheIdle), no sooner than trxCacheIdle after
+// the node's previous read.
+func (n *node) readTrxAndWaits(ctx context.Context, c *sql.Conn, ps []Process, locks bool) (trx map[uint64]int64, waits []LockWait, err error) {
+	n.x.mu.Lock()
+	wait := trxCacheIdle - time.Since(n.x.lastRead)
+	n.x.mu.Unlock()
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		}
+	}
+	if _, err := c.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT /* killgate */"); err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if _, cerr := c.ExecContext(context.WithoutCancel(ctx), "COMMIT /* killgate */"); cerr != nil && err == nil {
+			err = cerr
+		}
+		n.x.mu.Lock()
+		n.x.lastRead = time.Now()
+		n.x.mu.Unlock()
+	}()
+	if trx, err = readTrx(ctx, c); err != nil {
+		return nil, nil, err
+	}
+	if locks {
+		if waits, err = n.readLockWaits(ctx, c, ps); err != nil {
+			return nil, nil, err
+		}
+	}
+	return trx, waits, nil
+}
+
 // readTrx returns the age in seconds of every InnoDB transaction by thread
 // id. A transaction appears in innodb_trx from its first InnoDB access (a
 // bare START TRANSACTION has none yet), whether it writes or only reads.
-// The age is the server's (NOW() − trx_started, one clock).
+// The age is the server's (NOW() − trx_started, one clock), less a second:
+// trx_started has whole seconds, so the plain difference can exceed the
+// real age by up to a second; this one never does (see secondsSince).
 func readTrx(ctx context.Context, c *sql.Conn) (map[uint64]int64, error) {
 	rows, err := c.QueryContext(ctx, "SELECT /* killgate */ trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> 0")
 	if err != nil {
@@ -134,10 +205,17 @@ func readTrx(ctx context.Context, c *sql.Conn) (map[uint64]int64, error) {
 		if err := rows.Scan(&id, &age); err != nil {
 			return nil, err
 		}
-		out[id] = max(age.Int64, 0)
+		out[id] = secondsSince(age.Int64)
 	}
 	return out, rows.Err()
 }
+
+// secondsSince turns TIMESTAMPDIFF(SECOND, t, NOW()) of a DATETIME t with
+// whole seconds (trx_started, trx_wait_started) into an age that is never
+// more than the real one: both ends are cut to the second, so the
+// difference can be up to a second too much. The filters on it are late by
+// up to two seconds rather than ever early.
+func secondsSince(diff int64) int64 { return max(diff-1, 0) }
 
 // LockWait is one session waiting for a lock another session holds.
 type LockWait struct {
@@ -329,7 +407,7 @@ func queryWaits(ctx context.Context, c *sql.Conn, q, kind string) ([]LockWait, e
 		if err := rows.Scan(cols...); err != nil {
 			return nil, err
 		}
-		w.Wait, w.Kind = max(wait.Int64, 0), kind
+		w.Wait, w.Kind = secondsSince(wait.Int64), kind
 		if w.Waiting != 0 && w.Blocking != 0 && w.Waiting != w.Blocking {
 			out = append(out, w)
 		}

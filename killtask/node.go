@@ -357,7 +357,10 @@ func (n *node) problem() string {
 	if !h.OK && !h.CheckedAt.IsZero() {
 		return "processlist read failed: " + h.Error
 	}
-	return h.Problem()
+	if p := h.Problem(); p != "" {
+		return p
+	}
+	return n.extrasProblem() // enrich.go
 }
 
 // report records the node's problem (see problem) and, when the instance's
