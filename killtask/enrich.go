@@ -480,7 +480,7 @@ func singleTable(stmt, db string) (schema, table string, ok bool) {
 	if stmt == "" {
 		return "", "", false
 	}
-	_, meta, err := tableNormalizer.Normalize(stmt)
+	_, meta, err := tableNormalizer.Normalize(stmt, sqllexer.WithDBMS(sqllexer.DBMSMySQL))
 	if err != nil || meta == nil || len(meta.Tables) != 1 {
 		return "", "", false
 	}
