@@ -22,7 +22,9 @@ import (
 // listings), manual.go (kills asked for by the API, prepared kills),
 // intelligent_engine.go (intelligent kill's reads and tasks), retention.go
 // (history pruning); the poller is in worker.go and killer.go, leases in
-// lease.go.
+// lease.go. Kill modes and methods are in killmethod.go; what tasks read
+// beside the processlist (transactions, lock waits) in enrich.go;
+// observe-only tasks in observe.go; ended statements in querykill.go.
 type Engine struct {
 	cfg   Config
 	opt   options

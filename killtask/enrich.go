@@ -59,9 +59,6 @@ type extras struct {
 // an error: the filters that need it match nothing meanwhile.
 const trxCacheIdle = 120 * time.Millisecond
 
-var errStaleTrxCache = errors.New("information_schema.INNODB_TRX is stale: its cache was not refreshed since this read began " +
-	"(another client reads INNODB_TRX or the lock tables more often than every 100 ms); TrxTime and Blocking filters wait for a fresh read")
-
 // extrasProblem describes a failing read that an active task needs, or "".
 func (n *node) extrasProblem() string {
 	n.x.mu.Lock()
@@ -136,7 +133,7 @@ func (n *node) readExtrasErr(ctx context.Context, c *sql.Conn, ps []Process, nd 
 		return nil, n.wrap(err)
 	}
 	if _, fresh := trx[self]; !fresh {
-		return nil, n.wrap(errStaleTrxCache)
+		return nil, n.wrap(ErrStaleTrxCache)
 	}
 	delete(trx, self)
 	for i := range ps {
