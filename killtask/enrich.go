@@ -128,7 +128,7 @@ func (n *node) readExtrasErr(ctx context.Context, c *sql.Conn, ps []Process, nd 
 	if err != nil {
 		return nil, err
 	}
-	trx, waits, err := n.readTrxAndWaits(ctx, c, ps, nd.locks)
+	trx, waits, err := n.readTrxAndWaits(ctx, c, nd.locks)
 	if err != nil {
 		return nil, n.wrap(err)
 	}
@@ -148,7 +148,7 @@ func (n *node) readExtrasErr(ctx context.Context, c *sql.Conn, ps []Process, nd 
 // readTrxAndWaits reads the transactions (and the lock waits) in the
 // canary transaction (see trxCacheIdle), no sooner than trxCacheIdle after
 // the node's previous read.
-func (n *node) readTrxAndWaits(ctx context.Context, c *sql.Conn, ps []Process, locks bool) (trx map[uint64]int64, waits []LockWait, err error) {
+func (n *node) readTrxAndWaits(ctx context.Context, c *sql.Conn, locks bool) (trx map[uint64]int64, waits []LockWait, err error) {
 	n.x.mu.Lock()
 	wait := trxCacheIdle - time.Since(n.x.lastRead)
 	n.x.mu.Unlock()
@@ -176,7 +176,7 @@ func (n *node) readTrxAndWaits(ctx context.Context, c *sql.Conn, ps []Process, l
 		return nil, nil, err
 	}
 	if locks {
-		if waits, err = n.readLockWaits(ctx, c, ps); err != nil {
+		if waits, err = n.readLockWaits(ctx, c); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -269,7 +269,7 @@ const mdlRedetect = 10 * time.Minute
 
 // User-level locks (GET_LOCK) are left out: an application's advisory
 // lock (a leader's, typically) is not a pile-up to clear.
-const mdlPerfSchemaWaits = "SELECT /* killgate */ wt.PROCESSLIST_ID, bt.PROCESSLIST_ID " +
+const mdlPerfSchemaWaits = "SELECT /* killgate */ wt.PROCESSLIST_ID, bt.PROCESSLIST_ID, wt.PROCESSLIST_TIME " +
 	"FROM performance_schema.metadata_locks w " +
 	"JOIN performance_schema.metadata_locks b ON b.OBJECT_TYPE = w.OBJECT_TYPE AND b.OBJECT_SCHEMA <=> w.OBJECT_SCHEMA " +
 	"AND b.OBJECT_NAME <=> w.OBJECT_NAME AND b.LOCK_STATUS = 'GRANTED' AND b.OWNER_THREAD_ID <> w.OWNER_THREAD_ID " +
@@ -277,13 +277,18 @@ const mdlPerfSchemaWaits = "SELECT /* killgate */ wt.PROCESSLIST_ID, bt.PROCESSL
 	"JOIN performance_schema.threads bt ON bt.THREAD_ID = b.OWNER_THREAD_ID " +
 	"WHERE w.LOCK_STATUS = 'PENDING' AND w.OBJECT_TYPE <> 'USER LEVEL LOCK' AND wt.PROCESSLIST_ID IS NOT NULL AND bt.PROCESSLIST_ID IS NOT NULL"
 
-const mdlLockInfoHolders = "SELECT /* killgate */ THREAD_ID, IFNULL(TABLE_SCHEMA, ''), IFNULL(TABLE_NAME, '') " +
-	"FROM information_schema.METADATA_LOCK_INFO WHERE LOCK_TYPE = 'Table metadata lock'"
+const (
+	mdlLockInfoHolders = "SELECT /* killgate */ THREAD_ID, IFNULL(TABLE_SCHEMA, ''), IFNULL(TABLE_NAME, '') " +
+		"FROM information_schema.METADATA_LOCK_INFO WHERE LOCK_TYPE = 'Table metadata lock'"
+	mdlLockInfoWaiters = "SELECT /* killgate */ ID, IFNULL(DB, ''), IFNULL(STATE, ''), IFNULL(INFO, ''), TIME " +
+		"FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock'"
+)
 
-// readLockWaits reads the node's row-lock and metadata-lock waits. The
-// queries are detected once per node; a metadata-lock wait's time is the
-// waiting session's TIME in ps.
-func (n *node) readLockWaits(ctx context.Context, c *sql.Conn, ps []Process) ([]LockWait, error) {
+// readLockWaits reads the node's row-lock and metadata-lock waits, all
+// from the server (not from the rows at hand: a re-check holds only the
+// candidates, not their waiters). The queries are detected once per node;
+// a metadata-lock wait's time is the waiting session's TIME.
+func (n *node) readLockWaits(ctx context.Context, c *sql.Conn) ([]LockWait, error) {
 	rw, err := n.rowWaitsQuery(ctx, c)
 	if err != nil {
 		return nil, err
@@ -304,16 +309,11 @@ func (n *node) readLockWaits(ctx context.Context, c *sql.Conn, ps []Process) ([]
 		if err != nil {
 			return nil, err
 		}
-		waits = append(waits, mdlLockInfoWaits(ps, holders)...)
-	}
-	times := make(map[uint64]int64, len(ps))
-	for i := range ps {
-		times[ps[i].ID] = ps[i].Time
-	}
-	for i := range waits {
-		if waits[i].Kind == LockMetadata {
-			waits[i].Wait = times[waits[i].Waiting]
+		waiters, err := readMDLWaiters(ctx, c)
+		if err != nil {
+			return nil, err
 		}
+		waits = append(waits, mdlLockInfoWaits(waiters, holders)...)
 	}
 	return waits, nil
 }
@@ -397,14 +397,13 @@ func queryWaits(ctx context.Context, c *sql.Conn, q, kind string) ([]LockWait, e
 	for rows.Next() {
 		var w LockWait
 		var wait sql.NullInt64
-		var cols = []any{&w.Waiting, &w.Blocking}
-		if kind == LockRow {
-			cols = append(cols, &wait)
-		}
-		if err := rows.Scan(cols...); err != nil {
+		if err := rows.Scan(&w.Waiting, &w.Blocking, &wait); err != nil {
 			return nil, err
 		}
-		w.Wait, w.Kind = secondsSince(wait.Int64), kind
+		w.Wait, w.Kind = max(wait.Int64, 0), kind
+		if kind == LockRow {
+			w.Wait = secondsSince(wait.Int64) // trx_wait_started has whole seconds
+		}
 		if w.Waiting != 0 && w.Blocking != 0 && w.Waiting != w.Blocking {
 			out = append(out, w)
 		}
@@ -431,6 +430,24 @@ func readMDLHolders(ctx context.Context, c *sql.Conn) ([]mdlHolder, error) {
 			return nil, err
 		}
 		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// readMDLWaiters reads the sessions waiting for a table metadata lock.
+func readMDLWaiters(ctx context.Context, c *sql.Conn) ([]Process, error) {
+	rows, err := c.QueryContext(ctx, mdlLockInfoWaiters)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Process
+	for rows.Next() {
+		var p Process
+		if err := rows.Scan(&p.ID, &p.DB, &p.State, &p.Info, &p.Time); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
 	}
 	return out, rows.Err()
 }
@@ -464,7 +481,7 @@ func mdlLockInfoWaits(ps []Process, holders []mdlHolder) []LockWait {
 		}
 		for _, h := range byTable[[2]string{schema, table}] {
 			if h != p.ID {
-				out = append(out, LockWait{Waiting: p.ID, Blocking: h, Kind: LockMetadata})
+				out = append(out, LockWait{Waiting: p.ID, Blocking: h, Wait: max(p.Time, 0), Kind: LockMetadata})
 			}
 		}
 	}

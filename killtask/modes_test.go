@@ -646,3 +646,76 @@ func countIf[T any](xs []T, f func(T) bool) int {
 	}
 	return n
 }
+
+// TestMetadataLockChainHead: an ALTER TABLE waiting behind an open
+// transaction, and the queries queued behind the ALTER: only the
+// transaction is killed, then the ALTER and the queries run. It needs a
+// metadata-lock source (the metadata_lock_info plugin, or performance_schema
+// with the mdl instrument); MariaDB has neither by default, so it skips
+// there.
+func TestMetadataLockChainHead(t *testing.T) {
+	needDB(t)
+	ctx := context.Background()
+	c, err := fx.root.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := detectMDL(ctx, c)
+	c.Close()
+	if src != mdlLockInfo && src != mdlPerfSchema {
+		t.Skip("the server shows no metadata locks (INSTALL SONAME 'metadata_lock_info' to run this test)")
+	}
+	tbl := testTable(t, "mdl", 2)
+	a, b := fx.users[0], fx.users[1]
+	holder := openSession(t, "holder", a, fx.dbs[0])
+	holder.exec(t, "BEGIN", "SELECT COUNT(*) FROM "+tbl)
+	alter := openSession(t, "alter", b, fx.dbs[0])
+	alter.run("ALTER TABLE " + tbl + " ADD COLUMN c INT")
+	waitFor(t, 5*time.Second, func() bool {
+		p, ok := processIDs(t, []uint64{alter.id})[alter.id]
+		return ok && strings.Contains(p.State, "metadata lock")
+	}, "the ALTER to wait")
+	var queued []*session
+	for i := range 3 {
+		q := openSession(t, fmt.Sprintf("q%d", i), b, fx.dbs[0])
+		q.run("SELECT COUNT(*) FROM " + tbl)
+		queued = append(queued, q)
+	}
+	waitFor(t, 5*time.Second, func() bool {
+		n := 0
+		for _, p := range processIDs(t, nil) {
+			if strings.Contains(p.State, "metadata lock") && p.User == b {
+				n++
+			}
+		}
+		return n == 4
+	}, "4 sessions waiting for the metadata lock")
+
+	eng := startEngine(t, testConfig(), newStore(t), []InstanceConfig{rootInstance("inst")}, false)
+	f := Filter{MinBlocked: 4, MinBlockTime: 1}
+	var pv PreviewResult
+	waitFor(t, 10*time.Second, func() bool {
+		pv, err = eng.PreviewTask(ctx, "inst", Task{Filter: f})
+		return err == nil && len(pv.Sessions) > 0
+	}, "the preview to show the holder")
+	if len(pv.Sessions) != 1 || pv.Sessions[0].ID != holder.id {
+		t.Fatalf("preview %+v, want only the holder %d", pv.Sessions, holder.id)
+	}
+	if n := countIf(pv.Waits, func(w LockWait) bool { return w.Kind == LockMetadata && w.Blocking == holder.id }); n < 1 {
+		t.Fatalf("no metadata-lock wait on the holder: %+v", pv.Waits)
+	}
+	tk := newTask("inst", f, Forever)
+	if err := eng.CreateTask(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return !alive(t, holder.id) }, "the holder to die")
+	for _, s := range append([]*session{alter}, queued...) {
+		if err := s.result(t, 30*time.Second); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	recs := taskRecords(t, eng.store, tk.ID, 1)
+	if len(recs) != 1 || recs[0].ThreadID != holder.id {
+		t.Fatalf("records %+v, want only the holder", recs)
+	}
+}
