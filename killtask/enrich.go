@@ -165,7 +165,10 @@ func (n *node) readTrxAndWaits(ctx context.Context, c *sql.Conn, locks bool) (tr
 		return nil, nil, err
 	}
 	defer func() {
-		if _, cerr := c.ExecContext(context.WithoutCancel(ctx), "COMMIT /* killgate */"); cerr != nil && err == nil {
+		// Commit even when ctx ended (the connection is reused), bounded.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if _, cerr := c.ExecContext(cctx, "COMMIT /* killgate */"); cerr != nil && err == nil {
 			err = cerr
 		}
 		n.x.mu.Lock()
