@@ -193,21 +193,20 @@ func (n *node) readTrxAndWaits(ctx context.Context, c *sql.Conn, locks bool) (tr
 // trx_started has whole seconds, so the plain difference can exceed the
 // real age by up to a second; this one never does (see secondsSince).
 func readTrx(ctx context.Context, c *sql.Conn) (map[uint64]int64, error) {
-	rows, err := c.QueryContext(ctx, "SELECT /* killgate */ trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> 0")
+	type trx struct {
+		thread uint64
+		age    sql.NullInt64
+	}
+	rows, err := queryRows(ctx, c, "SELECT /* killgate */ trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> 0",
+		func(r *sql.Rows, x *trx) error { return r.Scan(&x.thread, &x.age) })
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[uint64]int64{}
-	for rows.Next() {
-		var id uint64
-		var age sql.NullInt64
-		if err := rows.Scan(&id, &age); err != nil {
-			return nil, err
-		}
-		out[id] = secondsSince(age.Int64)
+	out := make(map[uint64]int64, len(rows))
+	for _, x := range rows {
+		out[x.thread] = secondsSince(x.age.Int64)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // secondsSince turns TIMESTAMPDIFF(SECOND, t, NOW()) of a DATETIME t with
@@ -390,28 +389,46 @@ func detectMDL(ctx context.Context, c *sql.Conn) mdlSource {
 	return mdlNone
 }
 
-func queryWaits(ctx context.Context, c *sql.Conn, q, kind string) ([]LockWait, error) {
+// queryRows runs q on c and scans every row with scan.
+func queryRows[T any](ctx context.Context, c *sql.Conn, q string, scan func(*sql.Rows, *T) error) ([]T, error) {
 	rows, err := c.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []LockWait
+	var out []T
 	for rows.Next() {
-		var w LockWait
-		var wait sql.NullInt64
-		if err := rows.Scan(&w.Waiting, &w.Blocking, &wait); err != nil {
+		var x T
+		if err := scan(rows, &x); err != nil {
 			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// queryWaits reads waits (waiting thread, blocking thread, seconds) of one
+// kind; a thread waiting for itself or for thread 0 (a background
+// transaction) is left out.
+func queryWaits(ctx context.Context, c *sql.Conn, q, kind string) ([]LockWait, error) {
+	all, err := queryRows(ctx, c, q, func(r *sql.Rows, w *LockWait) error {
+		var wait sql.NullInt64
+		if err := r.Scan(&w.Waiting, &w.Blocking, &wait); err != nil {
+			return err
 		}
 		w.Wait, w.Kind = max(wait.Int64, 0), kind
 		if kind == LockRow {
 			w.Wait = secondsSince(wait.Int64) // trx_wait_started has whole seconds
 		}
+		return nil
+	})
+	out := all[:0]
+	for _, w := range all {
 		if w.Waiting != 0 && w.Blocking != 0 && w.Waiting != w.Blocking {
 			out = append(out, w)
 		}
 	}
-	return out, rows.Err()
+	return out, err
 }
 
 // mdlHolder is a session holding a table metadata lock.
@@ -421,38 +438,16 @@ type mdlHolder struct {
 }
 
 func readMDLHolders(ctx context.Context, c *sql.Conn) ([]mdlHolder, error) {
-	rows, err := c.QueryContext(ctx, mdlLockInfoHolders)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []mdlHolder
-	for rows.Next() {
-		var h mdlHolder
-		if err := rows.Scan(&h.thread, &h.schema, &h.table); err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, c, mdlLockInfoHolders, func(r *sql.Rows, h *mdlHolder) error {
+		return r.Scan(&h.thread, &h.schema, &h.table)
+	})
 }
 
 // readMDLWaiters reads the sessions waiting for a table metadata lock.
 func readMDLWaiters(ctx context.Context, c *sql.Conn) ([]Process, error) {
-	rows, err := c.QueryContext(ctx, mdlLockInfoWaiters)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Process
-	for rows.Next() {
-		var p Process
-		if err := rows.Scan(&p.ID, &p.DB, &p.State, &p.Info, &p.Time); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, c, mdlLockInfoWaiters, func(r *sql.Rows, p *Process) error {
+		return r.Scan(&p.ID, &p.DB, &p.State, &p.Info, &p.Time)
+	})
 }
 
 // mdlLockInfoWaits ties the sessions waiting for a table metadata lock

@@ -85,21 +85,14 @@ func checkGrants(ctx context.Context, c *sql.Conn, method KillMethod) Grants {
 
 // missingProcedures names the rds procedures the account cannot see.
 func missingProcedures(ctx context.Context, c *sql.Conn) ([]string, error) {
-	rows, err := c.QueryContext(ctx, "SELECT /* killgate */ LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN ('rds_kill', 'rds_kill_query')")
+	names, err := queryRows(ctx, c, "SELECT /* killgate */ LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN ('rds_kill', 'rds_kill_query')",
+		func(r *sql.Rows, name *string) error { return r.Scan(name) })
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	found := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
+	for _, name := range names {
 		found["mysql."+name] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	var missing []string
 	for _, p := range []string{rdsKillProc, rdsKillQueryProc} {

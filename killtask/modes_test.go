@@ -18,49 +18,14 @@ import (
 // Issue 16 against the real MariaDB: KILL QUERY, the rds kill procedures,
 // observe-only tasks, idle transactions and lock-wait chains.
 
-// session is a pinned connection of a test user running statements the
-// test chooses (victim covers the GET_LOCK ones).
-type session struct {
-	name string
-	user string
-	id   uint64
-	pool *sql.DB
-	conn *sql.Conn
-	done chan error // the statement started by run
-}
+// session is an idle victim (a pinned connection of a test user) that
+// runs statements the test chooses (startVictim covers the GET_LOCK ones).
+type session struct{ *victim }
 
 func openSession(t *testing.T, name, user, db string) *session {
 	t.Helper()
-	pool, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(127.0.0.1:3306)/%s", user, userPW, db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool.SetMaxOpenConns(1)
-	ctx := context.Background()
-	conn, err := pool.Conn(ctx)
-	if err != nil {
-		pool.Close()
-		t.Fatalf("session %s: %v", name, err)
-	}
-	s := &session{name: name, user: user, pool: pool, conn: conn}
-	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&s.id); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = fx.root.Exec(fmt.Sprintf("KILL %d", s.id))
-		if s.done != nil {
-			select {
-			case <-s.done:
-			case <-time.After(15 * time.Second):
-			}
-		}
-		conn.Close()
-		pool.Close()
-	})
-	return s
+	return &session{startVictim(t, nil, victimSpec{name: name, user: user, db: db, mode: "idle"})}
 }
-
-func (s *session) String() string { return fmt.Sprintf("%s(id=%d %s)", s.name, s.id, s.user) }
 
 // exec runs statements one after the other and fails the test on an error.
 func (s *session) exec(t *testing.T, stmts ...string) {
@@ -134,13 +99,7 @@ func interrupted(t *testing.T, v *victim, done chan error) {
 // information_schema.INNODB_TRX (refreshed only after 100 ms unread).
 func waitSlow(t *testing.T, d time.Duration, cond func() bool, what string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for "+what, append([]any{d}, args...)...)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitEvery(t, d, 200*time.Millisecond, cond, what, args...)
 }
 
 func isMySQLErr(err error, number uint16) bool {
@@ -204,9 +163,7 @@ func TestKillQueryKeepsConnection(t *testing.T) {
 
 	// A new statement on the same connection is a new match.
 	v.done = nil
-	s := &session{name: "q-again", id: v.id, conn: v.conn}
-	s.run(v.query)
-	v.done = s.done
+	(&session{v}).run(v.query)
 	interrupted(t, v, v.done)
 	if recs := taskRecords(t, eng.store, tk.ID, 2); len(recs) != 2 || recs[1].ThreadID != v.id || recs[1].KillMode != KillQuery {
 		t.Fatalf("records %+v", recs)
