@@ -55,6 +55,7 @@ type node struct {
 	killDB *sql.DB    // KILL statements only: never waits behind a slow read
 	closed bool
 	table  string // processlist source, detected on first read
+	qidCol bool   // the source has QUERY_ID (MariaDB), detected with table
 
 	// Poller-owned (only the node's poller goroutine touches these).
 	pollConn *sql.Conn
@@ -81,6 +82,12 @@ type node struct {
 
 	leaseMu    sync.Mutex
 	leaseUntil time.Time // local (monotonic) deadline of the node's lease; zero = not held (see lease.go)
+
+	x           extras                        // reads beside the processlist (enrich.go)
+	qmu         sync.Mutex                    // guards queryKilled
+	queryKilled map[uint64]stmtKey            // statements ended by KILL QUERY, by thread (querykill.go)
+	omu         sync.Mutex                    // guards observed
+	observed    map[string]map[uint64]stmtKey // what observe-only tasks recorded: task id → thread → session or statement (observe.go)
 }
 
 func newNode(e *Engine, inst *instance, id string, mc *mysql.Config) *node {
@@ -94,6 +101,9 @@ func newNode(e *Engine, inst *instance, id string, mc *mysql.Config) *node {
 		sem:      make(chan struct{}, e.cfg.KillConcurrency),
 		inflight: map[uint64]struct{}{},
 		denied:   map[uint64]deniedThread{},
+
+		queryKilled: map[uint64]stmtKey{},
+		observed:    map[string]map[uint64]stmtKey{},
 	}
 }
 
@@ -187,6 +197,7 @@ func (n *node) source(ctx context.Context, c *sql.Conn) string {
 		return t
 	}
 	t = "information_schema.PROCESSLIST"
+	qid := false
 	var on sql.NullString
 	if err := c.QueryRowContext(ctx, "SELECT /* killgate */ @@performance_schema").Scan(&on); err == nil && (on.String == "1" || strings.EqualFold(on.String, "ON")) {
 		rows, err := c.QueryContext(ctx, "SELECT /* killgate */ "+processCols+" FROM performance_schema.processlist LIMIT 0")
@@ -197,8 +208,15 @@ func (n *node) source(ctx context.Context, c *sql.Conn) string {
 	} else if err != nil {
 		return t // transient; detect again next time
 	}
+	if t == "information_schema.PROCESSLIST" {
+		// MariaDB shows each statement's id (KILL QUERY ID, querykill.go).
+		if rows, err := c.QueryContext(ctx, "SELECT /* killgate */ QUERY_ID FROM information_schema.PROCESSLIST LIMIT 0"); err == nil {
+			rows.Close()
+			qid = true
+		}
+	}
 	n.mu.Lock()
-	n.table = t
+	n.table, n.qidCol = t, qid
 	n.mu.Unlock()
 	return t
 }
@@ -208,8 +226,16 @@ func (n *node) source(ctx context.Context, c *sql.Conn) string {
 // own connections among the rows can be told apart (own.settle).
 func (n *node) readList(ctx context.Context, c *sql.Conn, ids []uint64, buf []Process) ([]Process, error) {
 	var b strings.Builder
-	b.WriteString("SELECT /* killgate */ " + processCols + " FROM ")
-	b.WriteString(n.source(ctx, c))
+	src := n.source(ctx, c)
+	n.mu.Lock()
+	qid := n.qidCol && n.table == src
+	n.mu.Unlock()
+	b.WriteString("SELECT /* killgate */ " + processCols)
+	if qid {
+		b.WriteString(", QUERY_ID")
+	}
+	b.WriteString(" FROM ")
+	b.WriteString(src)
 	if ids != nil {
 		if len(ids) == 0 {
 			return buf[:0], nil
@@ -232,11 +258,18 @@ func (n *node) readList(ctx context.Context, c *sql.Conn, ids []uint64, buf []Pr
 	out := buf[:0]
 	var user, host, db, cmd, state, info sql.NullString
 	var tm sql.NullInt64
+	var queryID sql.NullInt64
+	dest := []any{nil, &user, &host, &db, &cmd, &tm, &state, &info}
+	if qid {
+		dest = append(dest, &queryID)
+	}
 	for rows.Next() {
 		var p Process
-		if err := rows.Scan(&p.ID, &user, &host, &db, &cmd, &tm, &state, &info); err != nil {
+		dest[0] = &p.ID
+		if err := rows.Scan(dest...); err != nil {
 			return out, n.wrap(err)
 		}
+		p.QueryID = uint64(max(queryID.Int64, 0))
 		p.User, p.Host, p.DB, p.Command, p.Time, p.State, p.Info = user.String, host.String, db.String, cmd.String, tm.Int64, state.String, info.String
 		out = append(out, p)
 	}
@@ -298,7 +331,7 @@ func (n *node) needGrants(now time.Time) bool {
 
 // updateGrants checks the account's grants on c and logs a change.
 func (n *node) updateGrants(ctx context.Context, c *sql.Conn) {
-	g := checkGrants(ctx, c)
+	g := checkGrants(ctx, c, n.inst.cfg.KillMethod)
 	if ctx.Err() != nil {
 		return
 	}
@@ -324,7 +357,10 @@ func (n *node) problem() string {
 	if !h.OK && !h.CheckedAt.IsZero() {
 		return "processlist read failed: " + h.Error
 	}
-	return h.Problem()
+	if p := h.Problem(); p != "" {
+		return p
+	}
+	return n.extrasProblem() // enrich.go
 }
 
 // report records the node's problem (see problem) and, when the instance's

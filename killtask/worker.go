@@ -2,6 +2,7 @@ package killtask
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -99,6 +100,7 @@ func (n *node) tick(ctx context.Context) int {
 	}
 	n.pruneDenied(ps)
 	n.report(ctx, tasks)
+	n.enrich(ctx, n.pollConn, ps, tasks) // transactions, lock waits, ended statements (enrich.go)
 
 	own := own.view(n.server)
 	denied := n.deniedSnapshot(start)
@@ -110,6 +112,7 @@ func (n *node) tick(ctx context.Context) int {
 	}
 	cands := matchProcesses(ps, tasks, n.inst.protected, skip, e.opt.scope, n.candBuf[:0])
 	n.candBuf = cands
+	cands = n.dropObserved(cands) // recorded once per task (observe.go)
 	if len(cands) == 0 {
 		return 0
 	}
@@ -127,6 +130,7 @@ func (n *node) tick(ctx context.Context) int {
 		e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
 		return 0
 	}
+	n.enrichRecheck(ctx, n.pollConn, now, tasks)
 	byID := make(map[uint64]*Process, len(now))
 	for i := range now {
 		byID[now[i].ID] = &now[i]
@@ -164,6 +168,12 @@ func (n *node) tick(ctx context.Context) int {
 		if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || !e.inScope(p) {
 			continue
 		}
+		if t := c.t; t.Observe {
+			if slices.Contains(tasks, t) && t.Matches(p) {
+				n.observe(t, *p) // records, never kills (observe.go)
+			}
+			continue
+		}
 		if firstMatch(tasks, p) < 0 {
 			continue
 		}
@@ -192,10 +202,10 @@ func (n *node) poll(ctx context.Context) ([]Process, error) {
 }
 
 // firstMatch returns the index of the oldest task (tasks are oldest first)
-// whose filter matches p, or -1.
+// that kills p, or -1.
 func firstMatch(tasks []*Task, p *Process) int {
 	for i, t := range tasks {
-		if t.Filter.Match(p) {
+		if t.kills(p) {
 			return i
 		}
 	}
