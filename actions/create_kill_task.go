@@ -13,6 +13,7 @@ type CreateKillTaskRequest struct {
 	Duration   int64  `json:"Duration" kg:"required"`
 	TaskFilter
 	Product string `json:"Product"`
+	TaskMode
 }
 
 // CreateKillTaskResponse is its output; TaskId is killgate's extension.
@@ -32,7 +33,10 @@ func (r *CreateKillTaskRequest) Validate() error {
 	if r.Duration > maxDuration {
 		return E(InvalidParameterValue, "The parameter `Duration` must be at most %d seconds; got %d.", maxDuration, r.Duration)
 	}
-	return r.TaskFilter.Validate()
+	if err := r.TaskFilter.Validate(); err != nil {
+		return err
+	}
+	return r.TaskMode.Validate()
 }
 
 // CreateKillTask starts a kill task on an instance. The task is committed to
@@ -49,6 +53,8 @@ func (s *Service) CreateKillTask(ctx context.Context, r *CreateKillTaskRequest) 
 		Filter:     r.Filter(),
 		Duration:   r.Duration,
 		Creator:    CallerFrom(ctx).ID,
+		Mode:       r.mode(),
+		Observe:    r.Observe,
 	}
 	switch err := s.eng.CreateTask(ctx, t); {
 	case errors.Is(err, killtask.ErrDuplicate):

@@ -124,10 +124,12 @@ func TestDecodeEmbeddedShadowAndOrder(t *testing.T) {
 }
 
 // TestTaskFilterWire: the requests that embed TaskFilter have the same flat
-// parameters as before, and DescribeKillTasks renders a task with the same
-// JSON field names and order.
+// parameters as before plus killgate's extensions (issue 16), and
+// DescribeKillTasks renders a task with the same JSON field names and order,
+// the extensions after their group.
 func TestTaskFilterWire(t *testing.T) {
-	filter := []string{"Host", "DB", "Command", "Info", "Infos", "User", "Time"}
+	filter := []string{"Host", "DB", "Command", "Info", "Infos", "User", "Time",
+		"TrxTime", "BlockingCount", "BlockingTime", "KillMode", "Observe"}
 	s := &Service{}
 	for _, tt := range []struct {
 		action   string
@@ -163,8 +165,9 @@ func TestTaskFilterWire(t *testing.T) {
 			t.Fatal(err)
 		}
 		const want = `{"TaskId":"kt-1","InstanceId":"cdb-1","Product":"mysql","Host":"10.0.0.5","DB":"a,b","Command":"Query",` +
-			`"Info":"select","Infos":["select"],"User":"app","Time":5,"Duration":60,"Status":"Running","CreateTime":"t",` +
-			`"KillCount":0,"LastError":"","Creator":""}`
+			`"Info":"select","Infos":["select"],"User":"app","Time":5,"TrxTime":0,"BlockingCount":0,"BlockingTime":0,` +
+			`"Duration":60,"Status":"Running","CreateTime":"t",` +
+			`"KillCount":0,"LastError":"","Creator":"","KillMode":"","Observe":false,"ObserveCount":0}`
 		if string(b) != want {
 			t.Fatalf("JSON\n%s\nwant\n%s", b, want)
 		}

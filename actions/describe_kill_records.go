@@ -43,6 +43,15 @@ type KillRecord struct {
 	Error      string `json:"Error"`
 	KillTime   string `json:"KillTime"`
 	Replica    string `json:"Replica"` // replica that made the kill; empty with the embedded store
+	// KillMode is the KILL sent: CONNECTION or QUERY; for Outcome
+	// observed, the one the task would have sent; "" when none was sent
+	// (changed, skipped) and in records written before it was recorded.
+	KillMode string `json:"KillMode"`
+	// MatchedFilter is the filter of the task the record is for, in one
+	// line with CreateKillTask's names ("User=app Command=Sleep
+	// TrxTime=60"); "" for manual and intelligent kills, for a task
+	// without filters, and in records written before it was recorded.
+	MatchedFilter string `json:"MatchedFilter"`
 }
 
 // DescribeKillRecordsResponse is its output.
@@ -122,9 +131,13 @@ func (s *Service) DescribeKillRecords(ctx context.Context, r *DescribeKillRecord
 			Product: k.Product, ThreadId: int64(k.ThreadID), User: cutText(k.User), Host: cutText(k.Host), DB: cutText(k.DB),
 			Command: cutText(k.Command), Time: k.Time, State: cutText(k.State), Info: cutTextOf(k.Info, max(k.InfoLen, len(k.Info))),
 			Outcome: string(k.Outcome), Error: cutText(k.Error), KillTime: formatTime(k.KilledAt), Replica: k.Replica,
+			KillMode: string(k.KillMode),
+		}
+		if f, ok := killtask.ParseMatched(k.Matched); ok {
+			kr.MatchedFilter = cutText(filterSummary(f))
 		}
 		if !budget.fits(recordSizer.size(kr.Source, kr.TaskId, kr.InstanceId, kr.NodeId, kr.Product, kr.User, kr.Host, kr.DB,
-			kr.Command, kr.State, kr.Info, kr.Outcome, kr.Error, kr.KillTime, kr.Replica)) {
+			kr.Command, kr.State, kr.Info, kr.Outcome, kr.Error, kr.KillTime, kr.Replica, kr.KillMode, kr.MatchedFilter)) {
 			break
 		}
 		out.Records = append(out.Records, kr)

@@ -32,6 +32,10 @@ type KillTaskInfo struct {
 	KillCount  int64   `json:"KillCount"`
 	LastError  string  `json:"LastError"`
 	Creator    string  `json:"Creator"`
+	TaskMode
+	// ObserveCount: the sessions an observe-only task recorded (0 for a
+	// task that kills).
+	ObserveCount int64 `json:"ObserveCount"`
 }
 
 // DescribeKillTasksResponse is its output.
@@ -111,6 +115,7 @@ func taskInfo(t *killtask.Task) KillTaskInfo {
 		TaskId: t.ID, InstanceId: t.InstanceID, Product: t.Product, TaskFilter: taskFilterOf(t.Filter),
 		Duration: t.Duration, Status: string(t.Status), CreateTime: formatTime(t.CreatedAt),
 		KillCount: t.Kills, LastError: cutText(t.LastError), Creator: t.Creator,
+		TaskMode: taskModeOf(t), ObserveCount: t.Observed,
 	}
 	if !t.ExpiresAt.IsZero() {
 		ti.ExpireTime = new(formatTime(t.ExpiresAt))
@@ -126,7 +131,7 @@ var taskInfoSizer = newRowSizer(KillTaskInfo{})
 // size estimates the row's JSON bytes (an upper bound).
 func (ti *KillTaskInfo) size() int {
 	n := taskInfoSizer.size(ti.TaskId, ti.InstanceId, ti.Product, ti.Host, ti.DB, ti.Command, ti.Info, ti.User,
-		ti.Status, ti.CreateTime, ti.LastError, ti.Creator)
+		ti.Status, ti.CreateTime, ti.LastError, ti.Creator, ti.KillMode)
 	for _, s := range ti.Infos {
 		n += jsonStringLen(s) + 1
 	}

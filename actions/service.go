@@ -101,6 +101,8 @@ func engineError(err error, what string) error {
 		return Wrap(InvalidParameterValue, err, "The instance is not managed by this killgate.")
 	case errors.Is(err, killtask.ErrUnknownNode):
 		return Wrap(InvalidParameterValue, err, "The node is not part of the instance.")
+	case errors.Is(err, killtask.ErrStaleTrxCache):
+		return Wrap(FailedOperation, err, "%s failed: the server's information_schema.INNODB_TRX is stale (another client reads it more often than every 100 ms); try again.", what)
 	case errors.Is(err, killtask.ErrUnavailable):
 		return Wrap(FailedOperation, err, "%s failed: the instance's database cannot be reached.", what)
 	}

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"strconv"
 	"strings"
 
 	"killgate/killtask"
@@ -18,6 +19,11 @@ type TaskFilter struct {
 	Infos   []string `json:"Infos"`   // statement prefixes: any of
 	User    string   `json:"User"`
 	Time    int64    `json:"Time"` // minimum TIME in seconds
+
+	// killgate extensions (docs/matching-and-safety.md): 0 = no filter.
+	TrxTime       int64 `json:"TrxTime"`       // the session's transaction open at least this many seconds
+	BlockingCount int64 `json:"BlockingCount"` // head of a lock-wait chain with at least this many sessions behind it
+	BlockingTime  int64 `json:"BlockingTime"`  // ... holding them up at least this many seconds
 }
 
 // Validate checks the filter. An absent or empty field is no filter
@@ -40,8 +46,13 @@ func (f *TaskFilter) Validate() error {
 			return E(InvalidParameterValue, "The parameter `%s` is blank; leave it out to filter nothing.", p.name)
 		}
 	}
-	if f.Time < 0 {
-		return E(InvalidParameterValue, "The parameter `Time` must not be negative; got %d.", f.Time)
+	for _, p := range []struct {
+		name  string
+		value int64
+	}{{"Time", f.Time}, {"TrxTime", f.TrxTime}, {"BlockingCount", f.BlockingCount}, {"BlockingTime", f.BlockingTime}} {
+		if p.value < 0 {
+			return E(InvalidParameterValue, "The parameter `%s` must not be negative; got %d.", p.name, p.value)
+		}
 	}
 	if err := f.checkLimits(); err != nil {
 		return err
@@ -77,6 +88,10 @@ func (f *TaskFilter) Filter() killtask.Filter {
 		Commands: killtask.SplitList(f.Command),
 		Infos:    f.Infos,
 		MinTime:  f.Time,
+
+		MinTrxTime:   f.TrxTime,
+		MinBlocked:   f.BlockingCount,
+		MinBlockTime: f.BlockingTime,
 	}
 	if strings.TrimSpace(f.Info) != "" {
 		kf.Infos = []string{f.Info}
@@ -92,6 +107,7 @@ func taskFilterOf(kf killtask.Filter) TaskFilter {
 	f := TaskFilter{
 		Host: cutText(kf.Host), DB: cutText(strings.Join(kf.DBs, ",")), Command: cutText(strings.Join(kf.Commands, ",")),
 		Infos: make([]string, len(kf.Infos)), User: cutText(kf.User), Time: kf.MinTime,
+		TrxTime: kf.MinTrxTime, BlockingCount: kf.MinBlocked, BlockingTime: kf.MinBlockTime,
 	}
 	for i, s := range kf.Infos {
 		f.Infos[i] = cutText(s)
@@ -100,4 +116,33 @@ func taskFilterOf(kf killtask.Filter) TaskFilter {
 		f.Info = f.Infos[0]
 	}
 	return f
+}
+
+// filterSummary renders a filter in one line with the API's names, every
+// given filter as Name=value, AND-ed ("User=app Command=Sleep TrxTime=60");
+// "" for the empty filter (every user session).
+func filterSummary(kf killtask.Filter) string {
+	f := taskFilterOf(kf)
+	var parts []string
+	for _, p := range []struct{ name, value string }{{"Host", f.Host}, {"DB", f.DB}, {"Command", f.Command}, {"User", f.User}} {
+		if p.value != "" {
+			parts = append(parts, p.name+"="+p.value)
+		}
+	}
+	if len(f.Infos) > 0 {
+		q := make([]string, len(f.Infos))
+		for i, s := range f.Infos {
+			q[i] = strconv.Quote(s)
+		}
+		parts = append(parts, "Infos=["+strings.Join(q, ",")+"]")
+	}
+	for _, p := range []struct {
+		name  string
+		value int64
+	}{{"Time", f.Time}, {"TrxTime", f.TrxTime}, {"BlockingCount", f.BlockingCount}, {"BlockingTime", f.BlockingTime}} {
+		if p.value > 0 {
+			parts = append(parts, p.name+"="+strconv.FormatInt(p.value, 10))
+		}
+	}
+	return strings.Join(parts, " ")
 }

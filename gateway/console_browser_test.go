@@ -329,6 +329,40 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("ObserveTaskFromForm", func(t *testing.T) {
+		q := kgtest.LockQuery(lock)
+		var victims []*kgtest.Victim
+		for range 2 {
+			victims = append(victims, kgtest.NewVictim(t, user, pw, user, q))
+		}
+		csEndVictims(t, root, victims...)
+		csWaitLocked(t, root, victims...)
+		var r struct {
+			Title, TaskId, Observed string
+			Chips                   []string
+		}
+		csRun(t, dir, "observe", with(map[string]string{"KG_VICTIMS": csIDList(victims...)}), &r)
+		csMustExist(t, root, victims...)
+		if r.Title != "Create an observe-only task on "+consoleInst+"?" || r.Observed != "2 observed" ||
+			!slices.Contains(r.Chips, "KILL QUERY") || !slices.Contains(r.Chips, "observe only") {
+			t.Errorf("observe-only task in the console: %+v", r)
+		}
+		var tasks struct {
+			Tasks []struct {
+				KillMode     string
+				Observe      bool
+				ObserveCount int64
+				KillCount    int64
+			}
+		}
+		if err := st.Call("DescribeKillTasks", map[string]any{"TaskId": r.TaskId}, &tasks); err != nil {
+			t.Fatal(err)
+		}
+		if len(tasks.Tasks) != 1 || tasks.Tasks[0].KillMode != "QUERY" || !tasks.Tasks[0].Observe || tasks.Tasks[0].ObserveCount != 2 || tasks.Tasks[0].KillCount != 0 {
+			t.Errorf("task %s: %+v", r.TaskId, tasks.Tasks)
+		}
+	})
+
 	t.Run("HuaweiTokenOnly", func(t *testing.T) {
 		var r struct {
 			Nav   []string

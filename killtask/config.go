@@ -23,6 +23,12 @@ type InstanceConfig struct {
 	DSN            string
 	Nodes          []NodeConfig
 	ProtectedUsers []string // sessions of these users are never killed
+	// KillMethod is how KILLs are sent on the instance's nodes ("" =
+	// MethodKill; MethodRDS on managed servers without the kill privilege).
+	KillMethod KillMethod
+	// DefaultKillMode is the mode of a task created without one ("" =
+	// KillConnection).
+	DefaultKillMode KillMode
 }
 
 // Config tunes the engine.

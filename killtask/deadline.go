@@ -77,10 +77,10 @@ func (n *node) planDue(ps []Process, st readStamp, tasks []*Task, skip func(uint
 		var best int64
 		for _, t := range tasks {
 			m := t.Filter.MinTime
-			if m <= 0 || p.Time >= m || (best > 0 && m >= best) {
-				continue // no threshold, already crossed (a poll candidate), or a nearer one found
+			if !t.Filter.paced() || p.Time >= m || (best > 0 && m >= best) {
+				continue // not a Time task, already crossed (a poll candidate), or a nearer one found
 			}
-			if t.Filter.matchButTime(p, host, info) {
+			if t.modeAllows(p) && t.Filter.matchButTime(p, host, info) {
 				best = m
 			}
 		}
@@ -168,7 +168,7 @@ func (n *node) fireDue(ctx context.Context) {
 	for i := range fresh {
 		byID[fresh[i].ID] = &fresh[i]
 	}
-	var victims []Process
+	var crossed []Process
 	var again []dueKill
 	for _, d := range batch {
 		p, ok := byID[d.p.ID]
@@ -176,29 +176,31 @@ func (n *node) fireDue(ctx context.Context) {
 			continue // ended or moved on: the next full read sees it afresh
 		}
 		// The server's own reading must show the threshold reached: with
-		// TIME_MS, its elapsed time at the instant the rows were computed;
-		// else its whole seconds. A hair short (clock error): read again
-		// at the crossing this read implies.
-		if p.Elapsed < time.Duration(d.minTime)*time.Second || p.Time < d.minTime && p.QueryID == 0 {
+		// TIME_MS (Time is its whole seconds), at the instant the rows
+		// were computed; else its whole seconds of TIME. A hair short
+		// (clock error): read again at the crossing this read implies.
+		if p.Time < d.minTime {
 			start := n.startHi(p, st)
 			d.at, d.startHi = start.Add(time.Duration(d.minTime)*time.Second), start
-			if p.QueryID == 0 {
-				d.at = st.recv.Add(time.Duration(d.minTime-p.Time) * time.Second)
-			}
 			again = append(again, d)
 			continue
 		}
-		v := *p
-		v.Time = max(p.Time, d.minTime)
-		victims = append(victims, v)
+		crossed = append(crossed, *p)
 	}
 	for _, d := range again {
 		i, _ := slices.BinarySearchFunc(n.due, d.at, func(x dueKill, t time.Time) int { return x.at.Compare(t) })
 		n.due = slices.Insert(n.due, i, d)
 	}
-	if len(victims) > 0 {
-		n.killBatch(ctx, tasks, victims, batch[0].at)
+	if len(crossed) == 0 {
+		return
 	}
+	// The re-read rows are the re-check: match them as a poll would (kill
+	// and observe-only tasks alike) and act.
+	n.enrichRecheck(ctx, n.pollConn, crossed, tasks)
+	own := own.view(n.server)
+	skip := func(id uint64) bool { return own.Has(id) || n.isInflight(id) }
+	cands := n.dropObserved(matchProcesses(crossed, tasks, n.inst.protected, skip, e.opt.scope, nil))
+	n.killBatch(ctx, tasks, cands, batch[0].at)
 }
 
 // sameStatement reports whether cur, read at a crossing, is still the

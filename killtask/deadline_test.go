@@ -51,7 +51,7 @@ func TestPlanDue(t *testing.T) {
 		{ID: 2, User: "app", Host: "h:2", Command: "Query", Time: 5, Elapsed: 5200 * time.Millisecond, QueryID: 12, Info: "select 2"}, // past 3 s: a poll candidate, not due
 		{ID: 3, User: "other", Host: "h:3", Command: "Query", Time: 0, Elapsed: 10 * time.Millisecond, QueryID: 13, Info: "select 3"}, // other user
 		{ID: 4, User: "app", Host: "h:4", Command: "Query", Time: 0, Elapsed: 250 * time.Millisecond, QueryID: 14, Info: "update t"},  // nearer threshold: 2 s on "update"
-		{ID: 5, User: "app", Command: "Query", Time: 0, Elapsed: 250 * time.Millisecond, QueryID: 15, Info: "select 5"},              // a server thread (no host)
+		{ID: 5, User: "app", Command: "Query", Time: 0, Elapsed: 250 * time.Millisecond, QueryID: 15, Info: "select 5"},               // a server thread (no host)
 		{ID: 6, User: "app", Host: "h:6", Command: "Query", Time: 2, Elapsed: 2 * time.Second, QueryID: 0, Info: "select 6"},          // no TIME_MS: whole seconds
 	}
 	tasks := []*Task{

@@ -51,9 +51,16 @@
 //     kill: same id, user, host and statement, still matching an active
 //     task; a requested kill: per its Match rule). An id not seen in that
 //     read is never killed.
-//   - Integer ids. The statement is KILL CONNECTION with the id formatted
-//     from a uint64, on a connection checked to reach the server the
-//     session was read on; never an interpolated string.
+//   - Integer ids. The statement is KILL CONNECTION (a QUERY task: KILL
+//     QUERY ID / KILL QUERY; the rds method: CALL mysql.rds_kill /
+//     rds_kill_query) with the ids formatted from a uint64, on a
+//     connection checked to reach the server the session was read on;
+//     never an interpolated string (killmethod.go).
+//   - Observe-only tasks never send a KILL and never shield a session
+//     from a task that kills (observe.go).
+//   - Data read beside the processlist (transactions, lock waits) is
+//     re-read at the re-check and proven fresh; when it cannot be read the
+//     filters that need it match nothing (enrich.go).
 //   - Cancellation is a barrier: no KILL for a task starts after
 //     CancelTasks returns (in this process, and with leases in any
 //     replica).

@@ -22,7 +22,9 @@ import (
 // listings), manual.go (kills asked for by the API, prepared kills),
 // intelligent_engine.go (intelligent kill's reads and tasks), retention.go
 // (history pruning); the poller is in worker.go and killer.go, leases in
-// lease.go.
+// lease.go. Kill modes and methods are in killmethod.go; what tasks read
+// beside the processlist (transactions, lock waits) in enrich.go;
+// observe-only tasks in observe.go; ended statements in querykill.go.
 type Engine struct {
 	cfg   Config
 	opt   options
@@ -110,6 +112,15 @@ func (e *Engine) newInstance(ic InstanceConfig) (*instance, error) {
 	}
 	ic.Nodes = append([]NodeConfig(nil), ic.Nodes...)
 	ic.ProtectedUsers = append([]string(nil), ic.ProtectedUsers...)
+	method, ok := ParseKillMethod(string(ic.KillMethod))
+	if !ok {
+		return nil, fmt.Errorf("killtask: instance %s: kill method %q is neither %s nor %s", ic.ID, ic.KillMethod, MethodKill, MethodRDS)
+	}
+	mode, ok := ParseKillMode(string(ic.DefaultKillMode))
+	if !ok {
+		return nil, fmt.Errorf("killtask: instance %s: default kill mode %q is neither %s nor %s", ic.ID, ic.DefaultKillMode, KillConnection, KillQuery)
+	}
+	ic.KillMethod, ic.DefaultKillMode = method, mode.orDefault()
 	inst := &instance{cfg: ic, protected: map[string]struct{}{}}
 	for _, u := range ic.ProtectedUsers {
 		inst.protected[u] = struct{}{}

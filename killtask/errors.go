@@ -10,6 +10,10 @@ var (
 	ErrUnknownInstance = errors.New("killtask: unknown instance")
 	ErrUnknownNode     = errors.New("killtask: unknown node")
 	ErrUnavailable     = errors.New("killtask: instance unavailable")
+	// ErrStaleTrxCache: the server's INNODB_TRX cache was not refreshed
+	// since a read began (see trxCacheIdle in enrich.go).
+	ErrStaleTrxCache = errors.New("information_schema.INNODB_TRX is stale: its cache was not refreshed since this read began " +
+		"(another client reads INNODB_TRX or the lock tables more often than every 100 ms); TrxTime and Blocking filters wait for a fresh read")
 
 	// Store: tasks and prepared kills.
 	ErrNotFound      = errors.New("killtask: not found")

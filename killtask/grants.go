@@ -41,8 +41,9 @@ const grantsRecheck = time.Minute
 
 // checkGrants reads the grants of the connection's account (with its active
 // roles: MariaDB's and MySQL's SHOW GRANTS include them) and the server
-// version, and names what is missing to read and kill every session.
-func checkGrants(ctx context.Context, c *sql.Conn) Grants {
+// version, and names what is missing to read and kill every session with
+// the instance's kill method.
+func checkGrants(ctx context.Context, c *sql.Conn, method KillMethod) Grants {
 	g := Grants{CheckedAt: time.Now()}
 	var version string
 	if err := c.QueryRowContext(ctx, "SELECT /* killgate */ VERSION()").Scan(&version); err != nil {
@@ -68,15 +69,47 @@ func checkGrants(ctx context.Context, c *sql.Conn) Grants {
 		g.Unknown = "SHOW GRANTS failed"
 		return g
 	}
-	g.Missing = missingGrants(version, lines)
+	g.Missing = missingGrants(version, lines, method)
+	if method == MethodRDS && len(g.Missing) == 0 {
+		// Granted, but do the procedures exist? (An account sees a routine
+		// in information_schema.ROUTINES once it may execute it.)
+		missing, err := missingProcedures(ctx, c)
+		if err != nil {
+			g.Unknown = "reading information_schema.ROUTINES failed"
+			return g
+		}
+		g.Missing = missing
+	}
 	return g
 }
 
-// missingGrants names the global privileges the account of lines (SHOW
-// GRANTS output) lacks to read and kill every session on a server of the
-// given version: PROCESS, and CONNECTION ADMIN (MariaDB ≥ 10.5.2),
-// CONNECTION_ADMIN (MySQL 8) or SUPER. ALL PRIVILEGES has both.
-func missingGrants(version string, lines []string) []string {
+// missingProcedures names the rds procedures the account cannot see.
+func missingProcedures(ctx context.Context, c *sql.Conn) ([]string, error) {
+	names, err := queryRows(ctx, c, "SELECT /* killgate */ LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN ('rds_kill', 'rds_kill_query')",
+		func(r *sql.Rows, name *string) error { return r.Scan(name) })
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]bool{}
+	for _, name := range names {
+		found["mysql."+name] = true
+	}
+	var missing []string
+	for _, p := range []string{rdsKillProc, rdsKillQueryProc} {
+		if !found[p] {
+			missing = append(missing, "the procedure "+p+" (not found)")
+		}
+	}
+	return missing, nil
+}
+
+// missingGrants names the privileges the account of lines (SHOW GRANTS
+// output) lacks to read and kill every session on a server of the given
+// version: PROCESS, and to kill, with MethodKill (or "") CONNECTION ADMIN
+// (MariaDB ≥ 10.5.2), CONNECTION_ADMIN (MySQL 8) or SUPER, with MethodRDS
+// EXECUTE on mysql.rds_kill and mysql.rds_kill_query (globally, on the
+// mysql schema or on each procedure). ALL PRIVILEGES has them all.
+func missingGrants(version string, lines []string, method KillMethod) []string {
 	have := map[string]bool{}
 	for _, l := range lines {
 		privs, ok := globalPrivileges(l)
@@ -93,6 +126,17 @@ func missingGrants(version string, lines []string) []string {
 	var missing []string
 	if !have["PROCESS"] {
 		missing = append(missing, "PROCESS")
+	}
+	if method == MethodRDS {
+		if have["EXECUTE"] {
+			return missing
+		}
+		for _, proc := range []string{rdsKillProc, rdsKillQueryProc} {
+			if !mayExecute(lines, proc) {
+				missing = append(missing, "EXECUTE on "+proc)
+			}
+		}
+		return missing
 	}
 	if !have["SUPER"] && !have["CONNECTION ADMIN"] && !have["CONNECTION_ADMIN"] {
 		switch {
@@ -128,6 +172,40 @@ func globalPrivileges(line string) ([]string, bool) {
 		}
 	}
 	return out, true
+}
+
+// mayExecute reports whether lines grant EXECUTE (or ALL PRIVILEGES) on
+// the procedure proc ("schema.name") itself or on its whole schema.
+func mayExecute(lines []string, proc string) bool {
+	schema, name, _ := strings.Cut(proc, ".")
+	for _, l := range lines {
+		rest, ok := strings.CutPrefix(l, "GRANT ")
+		if !ok {
+			continue
+		}
+		list, target, ok := strings.Cut(rest, " ON ")
+		if !ok {
+			continue
+		}
+		target, _, ok = strings.Cut(strings.TrimSpace(target), " TO ")
+		if !ok {
+			continue
+		}
+		target = strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(target, "`", ""), "'", ""))
+		if routine, ok := strings.CutPrefix(target, "procedure "); ok {
+			if routine != schema+"."+name {
+				continue
+			}
+		} else if target != schema+".*" {
+			continue
+		}
+		for p := range strings.SplitSeq(list, ",") {
+			if p = strings.ToUpper(strings.TrimSpace(p)); p == "EXECUTE" || p == "ALL PRIVILEGES" || p == "ALL" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // versionBelow reports whether a server version string ("10.11.19-MariaDB-…",
@@ -167,7 +245,7 @@ func versionBelow(v string, major, minor, patch int) bool {
 // Kill failure reasons (the history's error text starts with the reason's
 // description; metrics count by reason).
 const (
-	FailDenied     = "denied"     // 1095 / 1227 / 1979 (KILL QUERY ID): the account may not kill this session
+	FailDenied     = "denied"     // 1095 / 1227 / 1979 (KILL QUERY ID) / 1370 (rds procedure): the account may not kill this session
 	FailTimeout    = "timeout"    // the KILL did not return within kill_timeout
 	FailConnection = "connection" // no kill connection, or it broke
 	FailOther      = "other"
@@ -177,8 +255,8 @@ const (
 func killFailure(err error) string {
 	var me *mysql.MySQLError
 	switch {
-	case errors.As(err, &me) && (me.Number == 1095 || me.Number == 1227 || me.Number == 1979):
-		return FailDenied
+	case errors.As(err, &me) && (me.Number == 1095 || me.Number == 1227 || me.Number == 1979 || me.Number == 1370):
+		return FailDenied // 1979: KILL QUERY ID; 1370: EXECUTE denied on a kill procedure (rds)
 	case errors.Is(err, context.DeadlineExceeded):
 		return FailTimeout
 	case errors.As(err, &me):
@@ -268,6 +346,9 @@ func (n *node) noteKill(p Process, outcome Outcome, err error, backoff bool) (re
 	switch reason {
 	case FailDenied:
 		n.killErr = "KILL refused by the server (the account lacks CONNECTION ADMIN or SUPER, or the session's account is protected by SYSTEM_USER); see docs/grants.md"
+		if n.inst.cfg.KillMethod == MethodRDS {
+			n.killErr = "kill procedure refused by the server (the account lacks EXECUTE on mysql.rds_kill or mysql.rds_kill_query, or the procedure refuses the session); see docs/grants.md"
+		}
 		n.deniedAt = time.Now()
 	case FailTimeout:
 		n.killErr = "KILL timed out (worker.kill_timeout)"

@@ -25,25 +25,40 @@ func TestMissingGrants(t *testing.T) {
 		version string
 		lines   []string
 		want    []string
+		method  KillMethod // "" = MethodKill
 	}{
-		{"all-privileges", maria, []string{"GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"}, nil},
-		{"process-connection-admin", maria, []string{"GRANT PROCESS, CONNECTION ADMIN ON *.* TO `kg`@`%` IDENTIFIED BY PASSWORD '*AB'"}, nil},
-		{"process-super", maria, []string{"GRANT PROCESS, SUPER ON *.* TO `kg`@`%`"}, nil},
-		{"process-only", maria, []string{"GRANT PROCESS ON *.* TO `kg`@`%`"}, []string{"CONNECTION ADMIN (or SUPER)"}},
-		{"process-only-old-mariadb", maria10, []string{"GRANT PROCESS ON *.* TO `kg`@`%`"}, []string{"SUPER"}},
-		{"nothing", maria, []string{"GRANT USAGE ON *.* TO `kg`@`%`"}, []string{"PROCESS", "CONNECTION ADMIN (or SUPER)"}},
-		{"schema-grant-is-not-global", maria, []string{"GRANT ALL PRIVILEGES ON `app`.* TO `kg`@`%`", "GRANT PROCESS ON *.* TO `kg`@`%`"}, []string{"CONNECTION ADMIN (or SUPER)"}},
+		{"all-privileges", maria, []string{"GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"}, nil, ""},
+		{"process-connection-admin", maria, []string{"GRANT PROCESS, CONNECTION ADMIN ON *.* TO `kg`@`%` IDENTIFIED BY PASSWORD '*AB'"}, nil, ""},
+		{"process-super", maria, []string{"GRANT PROCESS, SUPER ON *.* TO `kg`@`%`"}, nil, ""},
+		{"process-only", maria, []string{"GRANT PROCESS ON *.* TO `kg`@`%`"}, []string{"CONNECTION ADMIN (or SUPER)"}, ""},
+		{"process-only-old-mariadb", maria10, []string{"GRANT PROCESS ON *.* TO `kg`@`%`"}, []string{"SUPER"}, ""},
+		{"nothing", maria, []string{"GRANT USAGE ON *.* TO `kg`@`%`"}, []string{"PROCESS", "CONNECTION ADMIN (or SUPER)"}, ""},
+		{"schema-grant-is-not-global", maria, []string{"GRANT ALL PRIVILEGES ON `app`.* TO `kg`@`%`", "GRANT PROCESS ON *.* TO `kg`@`%`"}, []string{"CONNECTION ADMIN (or SUPER)"}, ""},
 		{"role-grants-listed", maria, []string{
 			"GRANT `kgrole` TO `kg`@`%`", "GRANT PROCESS ON *.* TO `kg`@`%`",
-			"GRANT CONNECTION ADMIN ON *.* TO `kgrole`", "SET DEFAULT ROLE `kgrole` FOR `kg`@`%`"}, nil},
-		{"mysql8-dynamic", mysql8, []string{"GRANT PROCESS ON *.* TO `kg`@`%`", "GRANT CONNECTION_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `kg`@`%`"}, nil},
-		{"mysql8-process-only", mysql8, []string{"GRANT PROCESS ON *.* TO `kg`@`%`"}, []string{"CONNECTION_ADMIN (or SUPER)"}},
-		{"mysql57-process-only", mysql57, []string{"GRANT PROCESS ON *.* TO 'kg'@'%'"}, []string{"SUPER"}},
-		{"lower-case-privileges", mysql8, []string{"GRANT process, super ON *.* TO `kg`@`%`"}, nil},
+			"GRANT CONNECTION ADMIN ON *.* TO `kgrole`", "SET DEFAULT ROLE `kgrole` FOR `kg`@`%`"}, nil, ""},
+		{"mysql8-dynamic", mysql8, []string{"GRANT PROCESS ON *.* TO `kg`@`%`", "GRANT CONNECTION_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `kg`@`%`"}, nil, ""},
+		{"mysql8-process-only", mysql8, []string{"GRANT PROCESS ON *.* TO `kg`@`%`"}, []string{"CONNECTION_ADMIN (or SUPER)"}, ""},
+		{"mysql57-process-only", mysql57, []string{"GRANT PROCESS ON *.* TO 'kg'@'%'"}, []string{"SUPER"}, ""},
+		{"lower-case-privileges", mysql8, []string{"GRANT process, super ON *.* TO `kg`@`%`"}, nil, ""},
+		// The rds method: EXECUTE on the procedures instead of the kill privilege.
+		{"rds-per-procedure", mysql8, []string{"GRANT PROCESS ON *.* TO `kg`@`%`",
+			"GRANT EXECUTE ON PROCEDURE `mysql`.`rds_kill` TO `kg`@`%`", "GRANT EXECUTE ON PROCEDURE `mysql`.`rds_kill_query` TO `kg`@`%`"}, nil, MethodRDS},
+		{"rds-mariadb-one-procedure", maria, []string{"GRANT PROCESS ON *.* TO `kg`@`%`",
+			"GRANT EXECUTE, ALTER ROUTINE ON PROCEDURE `mysql`.`rds_kill` TO `kg`@`%`"}, []string{"EXECUTE on mysql.rds_kill_query"}, MethodRDS},
+		{"rds-schema-grant", mysql57, []string{"GRANT PROCESS ON *.* TO 'kg'@'%'", "GRANT EXECUTE ON `mysql`.* TO 'kg'@'%'"}, nil, MethodRDS},
+		{"rds-global-execute", maria, []string{"GRANT PROCESS, EXECUTE ON *.* TO `kg`@`%`"}, nil, MethodRDS},
+		{"rds-no-connection-admin-needed", maria, []string{"GRANT PROCESS ON *.* TO `kg`@`%`", "GRANT ALL PRIVILEGES ON `mysql`.* TO `kg`@`%`"}, nil, MethodRDS},
+		{"rds-other-schema-or-routine", maria, []string{"GRANT PROCESS ON *.* TO `kg`@`%`", "GRANT EXECUTE ON `app`.* TO `kg`@`%`",
+			"GRANT EXECUTE ON PROCEDURE `app`.`rds_kill` TO `kg`@`%`", "GRANT EXECUTE ON FUNCTION `mysql`.`rds_kill_query` TO `kg`@`%`"},
+			[]string{"EXECUTE on mysql.rds_kill", "EXECUTE on mysql.rds_kill_query"}, MethodRDS},
+		{"rds-nothing", maria, []string{"GRANT USAGE ON *.* TO `kg`@`%`"}, []string{"PROCESS", "EXECUTE on mysql.rds_kill", "EXECUTE on mysql.rds_kill_query"}, MethodRDS},
+		{"rds-connection-admin-is-not-execute", maria, []string{"GRANT PROCESS, CONNECTION ADMIN ON *.* TO `kg`@`%`"},
+			[]string{"EXECUTE on mysql.rds_kill", "EXECUTE on mysql.rds_kill_query"}, MethodRDS},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := missingGrants(tt.version, tt.lines); !slices.Equal(got, tt.want) {
+			if got := missingGrants(tt.version, tt.lines, tt.method); !slices.Equal(got, tt.want) {
 				t.Errorf("missingGrants = %q, want %q", got, tt.want)
 			}
 		})

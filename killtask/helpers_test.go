@@ -209,12 +209,18 @@ func processIDs(t testing.TB, ids []uint64) map[uint64]Process {
 
 func waitFor(t testing.TB, d time.Duration, cond func() bool, what string, args ...any) {
 	t.Helper()
+	waitEvery(t, d, 5*time.Millisecond, cond, what, args...)
+}
+
+// waitEvery is waitFor checking cond every interval.
+func waitEvery(t testing.TB, d, interval time.Duration, cond func() bool, what string, args ...any) {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v waiting for "+what, append([]any{d}, args...)...)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -136,7 +135,15 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy
 		inst.gate.RUnlock()
 		return
 	}
-	err := n.execKill(ctx, p.ID, server, func() bool {
+	mode := t.Mode.orDefault()
+	if mode == KillQuery && n.queryKilledBefore(&p) {
+		// A KILL QUERY of ours already ended this statement (it lingers
+		// while it rolls back): not an attempt.
+		inst.gate.RUnlock()
+		return
+	}
+	stmt := killStatement(inst.cfg.KillMethod, mode, p.ID, p.QueryID)
+	err := n.execKill(ctx, stmt, p.ID, server, func() bool {
 		return n.owns() && (sendBy.IsZero() || time.Now().Before(sendBy))
 	})
 	inst.gate.RUnlock()
@@ -144,6 +151,9 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy
 		return // nothing was sent: not an attempt, as when owns() failed above
 	}
 	outcome, _ := classifyKill(err)
+	if outcome == OutcomeKilled && mode == KillQuery {
+		n.rememberQueryKill(&p)
+	}
 	reaction := time.Since(seen)
 	e.obs.Killed(inst.cfg.ID, n.id, outcome, reaction)
 	if outcome == OutcomeFailed {
@@ -154,6 +164,7 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy
 		return // the same session refused again: counted, not recorded again
 	}
 	rec := n.record(p, outcome, msg, SourceTask, t.ID)
+	rec.KillMode, rec.Matched = mode, t.Filter.matchedJSON()
 	e.hist.add(rec)
 	n.logKill(SourceTask, t.ID, p, outcome, msg, reaction)
 }
@@ -209,15 +220,16 @@ func (n *node) logKill(source, taskID string, p Process, outcome Outcome, msg st
 // there belongs to someone else, so nothing is killed.
 var errOtherServer = errors.New("killtask: kill connection reached another server than the processlist read; not killed")
 
-// execKill runs KILL CONNECTION on a connection of the node's kill pool,
-// with its own timeout, after checking that the connection reached the
-// server the session was read on (server identity, see ownconn.go). The id
-// is formatted from an integer, never interpolated.
+// execKill runs stmt, the KILL of thread id (killStatement: KILL
+// CONNECTION, KILL QUERY or the instance's rds procedure), on a connection
+// of the node's kill pool, with its own timeout, after checking that the
+// connection reached the server the session was read on (server identity,
+// see ownconn.go). Ids are formatted from integers, never interpolated.
 //
 // guard, when set, is asked once more just before the statement is sent
 // (after a possibly slow connection dial): a task kill passes the lease
 // check, so a replica that lost its lease meanwhile sends nothing.
-func (n *node) execKill(ctx context.Context, id uint64, server string, guard func() bool) error {
+func (n *node) execKill(ctx context.Context, stmt string, id uint64, server string, guard func() bool) error {
 	_, kdb, err := n.pools()
 	if err != nil {
 		return err
@@ -249,7 +261,7 @@ func (n *node) execKill(ctx context.Context, id uint64, server string, guard fun
 	if guard != nil && !guard() {
 		return errLeaseLost
 	}
-	_, err = c.ExecContext(ctx, "KILL /* killgate */ CONNECTION "+strconv.FormatUint(id, 10))
+	_, err = c.ExecContext(ctx, stmt)
 	return err
 }
 
@@ -262,13 +274,14 @@ var errLeaseLost = errors.New("killtask: node lease lost or confirm window close
 func confirmWindow(poll time.Duration) time.Duration { return min(poll, 250*time.Millisecond) }
 
 // classifyKill maps a KILL error to an outcome: 1094 (unknown thread id)
-// means the session had already ended.
+// means the session had already ended, 1957 (unknown query id, from KILL
+// QUERY ID) that the statement had.
 func classifyKill(err error) (Outcome, string) {
 	if err == nil {
 		return OutcomeKilled, ""
 	}
 	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1094 {
+	if errors.As(err, &me) && (me.Number == 1094 || me.Number == 1957) {
 		return OutcomeGone, ""
 	}
 	return OutcomeFailed, err.Error()

@@ -51,6 +51,7 @@ type KillResult struct {
 	Process Process // the row as seen at re-check (or as requested when gone)
 	Outcome Outcome
 	Error   string
+	Mode    KillMode // the KILL sent (always KillConnection); "" when none was
 }
 
 // Kill kills the requested sessions of a node. The node's processlist is
@@ -83,7 +84,9 @@ func (e *Engine) Kill(ctx context.Context, req KillRequest) ([]KillResult, error
 	recs := make([]KillRecord, 0, len(res))
 	for _, r := range res {
 		e.obs.Killed(n.inst.cfg.ID, n.id, r.Outcome, time.Since(start))
-		recs = append(recs, n.record(r.Process, r.Outcome, r.Error, source, req.Ref))
+		rec := n.record(r.Process, r.Outcome, r.Error, source, req.Ref)
+		rec.KillMode = r.Mode
+		recs = append(recs, rec)
 		n.logKill(source, req.Ref, r.Process, r.Outcome, r.Error, time.Since(start))
 	}
 	if req.Record {
@@ -168,13 +171,13 @@ func (n *node) killMany(ctx context.Context, want []Process, m Match) ([]KillRes
 				n.finish(slot, p.ID)
 				done <- struct{}{}
 			}()
-			err := n.execKill(ctx, p.ID, server, nil)
+			err := n.execKill(ctx, killStatement(n.inst.cfg.KillMethod, KillConnection, p.ID, 0), p.ID, server, nil)
 			o, _ := classifyKill(err)
 			_, msg := n.noteKill(p, o, err, false)
 			if o == OutcomeFailed {
 				n.e.obs.KillFailed(n.inst.cfg.ID, n.id, killFailure(err))
 			}
-			res[i] = KillResult{Process: p, Outcome: o, Error: msg}
+			res[i] = KillResult{Process: p, Outcome: o, Error: msg, Mode: KillConnection}
 		}()
 	}
 	for range pending {

@@ -1,6 +1,7 @@
 package killtask
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -21,7 +22,15 @@ const infoSpace = " \t\r\n"
 //   - Commands: p.Command equals one of them, case-insensitive;
 //   - Infos: p.Info, after leading whitespace, starts with one of them,
 //     case-insensitive;
-//   - MinTime: p.Time >= MinTime.
+//   - MinTime: p.Time >= MinTime;
+//   - MinTrxTime: p has an InnoDB transaction open for at least MinTrxTime
+//     seconds (a session without one never matches);
+//   - MinBlocked, MinBlockTime: p is the head of a lock-wait chain (it
+//     blocks others and waits for no lock itself) with at least MinBlocked
+//     sessions behind it and BlockTime >= MinBlockTime (see
+//     applyLockWaits).
+//
+// The last two read fields that enrich fills only when a task needs them.
 //
 // f is expected in normalised form (Filter.Normalize; the store normalises on
 // create). Match does not allocate.
@@ -39,11 +48,24 @@ func (f *Filter) match(p *Process, host, info string) bool {
 	return f.matchButTime(p, host, info)
 }
 
+// paced reports whether a task with this filter can be enforced by Time
+// crossings (deadline.go): it has a Time threshold and nothing that a
+// processlist read cannot predict (open transactions, lock waits).
+func (f *Filter) paced() bool {
+	return f.MinTime > 0 && f.MinTrxTime == 0 && f.MinBlocked == 0 && f.MinBlockTime == 0
+}
+
 // matchButTime is match without the Time threshold: the session matches
 // every other field and will match the filter once it has run MinTime
 // (deadline.go).
 func (f *Filter) matchButTime(p *Process, host, info string) bool {
 	if f.User != "" && p.User != f.User {
+		return false
+	}
+	if f.MinTrxTime > 0 && (!p.InTrx || p.TrxTime < f.MinTrxTime) {
+		return false
+	}
+	if f.MinBlocked > 0 && (p.Waiting || int64(len(p.Blocked)) < f.MinBlocked || p.BlockTime < f.MinBlockTime) {
 		return false
 	}
 	if len(f.DBs) > 0 {
@@ -199,14 +221,17 @@ func containsFoldASCII(s, sub string) bool {
 // candidate is a session that matched a task in a poll.
 type candidate struct {
 	p    Process
-	task int // index into the poll's task slice (oldest first)
+	task int   // index into the poll's task slice (oldest first)
+	t    *Task // that task
 }
 
 // matchProcesses appends to out every session of ps that is not excluded and
-// matches one of tasks (oldest first), attributed to the oldest matching task.
+// matches one of tasks (oldest first), attributed to the oldest matching
+// task that kills, and once more for each observe-only task that matches it.
 // skip reports sessions not to consider now (own connections, kills in
 // flight); it may be nil. It allocates only when out grows.
 func matchProcesses(ps []Process, tasks []*Task, protected map[string]struct{}, skip func(id uint64) bool, scope func(*Process) bool, out []candidate) []candidate {
+	observing := slices.ContainsFunc(tasks, func(t *Task) bool { return t.Observe })
 	for i := range ps {
 		p := &ps[i]
 		if skip != nil && skip(p.ID) {
@@ -220,9 +245,16 @@ func matchProcesses(ps []Process, tasks []*Task, protected map[string]struct{}, 
 		}
 		host, info := ClientHost(p.Host), strings.TrimLeft(p.Info, infoSpace)
 		for ti, t := range tasks {
-			if t.Filter.match(p, host, info) {
-				out = append(out, candidate{p: *p, task: ti})
+			if !t.Observe && t.match(p, host, info) {
+				out = append(out, candidate{p: *p, task: ti, t: t})
 				break
+			}
+		}
+		// Each observe-only task records what it would kill, whatever the
+		// other tasks do (it never takes a session from an armed one).
+		for ti, t := range tasks {
+			if observing && t.Observe && t.match(p, host, info) {
+				out = append(out, candidate{p: *p, task: ti, t: t})
 			}
 		}
 	}

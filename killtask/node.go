@@ -87,6 +87,12 @@ type node struct {
 
 	leaseMu    sync.Mutex
 	leaseUntil time.Time // local (monotonic) deadline of the node's lease; zero = not held (see lease.go)
+
+	x           extras                        // reads beside the processlist (enrich.go)
+	qmu         sync.Mutex                    // guards queryKilled
+	queryKilled map[uint64]stmtKey            // statements ended by KILL QUERY, by thread (querykill.go)
+	omu         sync.Mutex                    // guards observed
+	observed    map[string]map[uint64]stmtKey // what observe-only tasks recorded: task id → thread → session or statement (observe.go)
 }
 
 func newNode(e *Engine, inst *instance, id string, mc *mysql.Config) *node {
@@ -100,6 +106,9 @@ func newNode(e *Engine, inst *instance, id string, mc *mysql.Config) *node {
 		sem:      make(chan struct{}, e.cfg.KillConcurrency),
 		inflight: map[uint64]struct{}{},
 		denied:   map[uint64]deniedThread{},
+
+		queryKilled: map[uint64]stmtKey{},
+		observed:    map[string]map[uint64]stmtKey{},
 	}
 }
 
@@ -223,7 +232,7 @@ func (n *node) needGrants(now time.Time) bool {
 
 // updateGrants checks the account's grants on c and logs a change.
 func (n *node) updateGrants(ctx context.Context, c *sql.Conn) {
-	g := checkGrants(ctx, c)
+	g := checkGrants(ctx, c, n.inst.cfg.KillMethod)
 	if ctx.Err() != nil {
 		return
 	}
@@ -249,7 +258,10 @@ func (n *node) problem() string {
 	if !h.OK && !h.CheckedAt.IsZero() {
 		return "processlist read failed: " + h.Error
 	}
-	return h.Problem()
+	if p := h.Problem(); p != "" {
+		return p
+	}
+	return n.extrasProblem() // enrich.go
 }
 
 // report records the node's problem (see problem) and, when the instance's

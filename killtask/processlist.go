@@ -139,6 +139,11 @@ func (n *node) readListAt(ctx context.Context, c *sql.Conn, ids []uint64, buf []
 		p.User, p.Host, p.DB, p.Command, p.Time, p.State, p.Info = user.String, host.String, db.String, cmd.String, tm.Int64, state.String, info.String
 		if src.precise {
 			p.Elapsed, p.QueryID = time.Duration(tms.Float64*float64(time.Millisecond)), uint64(qid.Int64)
+			// TIME counts whole-second boundaries since the statement's
+			// start second, so it can be a second ahead of the time really
+			// spent: Time is TIME_MS's whole seconds instead, so that a
+			// Time filter matches when the session has run Time seconds.
+			p.Time = int64(p.Elapsed / time.Second)
 			if p.ID == self {
 				st.self = p.Elapsed
 			}

@@ -2,6 +2,7 @@ package killtask
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"time"
@@ -118,30 +119,59 @@ func (e *Engine) ProcessListOwn(ctx context.Context, instanceID, nodeID string) 
 	if err != nil {
 		return nil, nil, err
 	}
-	ps, own, _, err = n.readSplitOwn(ctx)
+	ps, own, _, err = n.readSplitOwn(ctx, nil)
 	return ps, own, err
 }
 
 // Preview returns the sessions of the instance (all nodes) that a task with
 // filter f would kill now, through the same matching and exclusions as the worker.
 func (e *Engine) Preview(ctx context.Context, instanceID string, f Filter) ([]Process, error) {
+	pv, err := e.PreviewTask(ctx, instanceID, Task{Filter: f})
+	return pv.Sessions, err
+}
+
+// PreviewResult is what a task would act on now.
+type PreviewResult struct {
+	// Sessions are the sessions it would kill (an observe-only task: record),
+	// with the transaction and lock fields its filter reads.
+	Sessions []Process
+	// Waits are every lock wait seen on the instance, when the filter reads
+	// them (BlockingCount): the chains behind the sessions.
+	Waits []LockWait
+}
+
+// PreviewTask returns what the task t (its filter and kill mode; nothing
+// else of it is read) would act on now on the instance (all nodes), through
+// the same reads, matching and exclusions as the worker.
+func (e *Engine) PreviewTask(ctx context.Context, instanceID string, t Task) (PreviewResult, error) {
 	inst, ok := e.instances[instanceID]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownInstance, instanceID)
+		return PreviewResult{}, fmt.Errorf("%w: %s", ErrUnknownInstance, instanceID)
 	}
-	f = f.Normalize()
-	var out []Process
+	t.Filter = t.Filter.Normalize()
+	nd := t.Filter.needs()
+	var out PreviewResult
 	for _, n := range inst.nodes {
-		ps, server, err := n.readForAPI(ctx)
+		var waits []LockWait
+		ps, _, server, err := n.readSplitOwn(ctx, func(ctx context.Context, c *sql.Conn, all []Process) error {
+			n.noteStatements(all, false)
+			var err error
+			waits, err = n.readExtrasErr(ctx, c, all, nd)
+			return err
+		})
 		if err != nil {
-			return nil, err
+			return PreviewResult{}, err
 		}
 		for i := range ps {
 			p := &ps[i]
-			if n.excludedReason(server, p) == "" && f.Match(p) {
-				out = append(out, *p)
+			if n.excludedReason(server, p) == "" && t.Matches(p) {
+				out.Sessions = append(out.Sessions, *p)
 			}
 		}
+		for i := range waits {
+			waits[i].Node = n.id
+		}
+		out.Waits = append(out.Waits, waits...)
 	}
 	return out, nil
 }
@@ -161,19 +191,23 @@ func (e *Engine) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillReco
 
 // readForAPI reads a node's whole processlist without killgate's own connections.
 func (n *node) readForAPI(ctx context.Context) ([]Process, string, error) {
-	ps, _, server, err := n.readSplitOwn(ctx)
+	ps, _, server, err := n.readSplitOwn(ctx, nil)
 	return ps, server, err
 }
 
 // readSplitOwn reads a node's whole processlist and splits off killgate's
-// own connections (IsOwnConnection's registry).
-func (n *node) readSplitOwn(ctx context.Context) (ps, mine []Process, server string, err error) {
+// own connections (IsOwnConnection's registry). then, when set, reads more
+// on the same connection right after the processlist (Preview's extras).
+func (n *node) readSplitOwn(ctx context.Context, then func(context.Context, *sql.Conn, []Process) error) (ps, mine []Process, server string, err error) {
 	c, server, err := n.conn(ctx)
 	if err != nil {
 		n.setHealth(err)
 		return nil, nil, "", fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	all, err := n.readList(ctx, c, nil, nil)
+	if err == nil && then != nil {
+		err = then(ctx, c, all)
+	}
 	if err != nil {
 		discard(c)
 		n.setHealth(err)

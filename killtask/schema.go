@@ -86,4 +86,14 @@ var migrations = []string{
 	// compared by the duplicate check; '' in rows written before it (their
 	// key is computed from filter_json when needed).
 	`ALTER TABLE tasks ADD COLUMN filter_key VARCHAR(64) NOT NULL DEFAULT ''`,
+	// 16-20: kill modes and observe-only tasks (docs/matching-and-safety.md).
+	// A task's kill mode ('' = CONNECTION, as every task before it) and
+	// whether it only observes; how many sessions it observed. Each history
+	// row's KILL sent ('' before it was recorded) and the filter that
+	// matched (NULL before it was recorded and for manual kills).
+	`ALTER TABLE tasks ADD COLUMN kill_mode VARCHAR(16) NOT NULL DEFAULT ''`,
+	`ALTER TABLE tasks ADD COLUMN observe BIGINT NOT NULL DEFAULT 0`,
+	`ALTER TABLE tasks ADD COLUMN observed BIGINT NOT NULL DEFAULT 0`,
+	`ALTER TABLE kill_records ADD COLUMN kill_mode VARCHAR(16) NOT NULL DEFAULT ''`,
+	`ALTER TABLE kill_records ADD COLUMN matched {{text}} NULL`,
 }

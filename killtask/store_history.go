@@ -12,10 +12,10 @@ import (
 // The kill history in the store: one row per kill attempt (task, manual and
 // intelligent kills), batched writes, listing and retention.
 
-const recordCols = `source, task_id, instance_id, node_id, product, thread_id, user_name, host, db, command, time_s, state, info, outcome, error, killed_ms`
+const recordCols = `source, task_id, instance_id, node_id, product, thread_id, user_name, host, db, command, time_s, state, info, outcome, error, killed_ms, kill_mode, matched`
 
 // AddKillRecords writes a batch of history rows in one transaction and adds
-// the successful kills to their tasks' counters.
+// the successful kills and the observed sessions to their tasks' counters.
 func (s *Store) AddKillRecords(ctx context.Context, recs []KillRecord) error {
 	if len(recs) == 0 {
 		return nil
@@ -27,31 +27,43 @@ func (s *Store) AddKillRecords(ctx context.Context, recs []KillRecord) error {
 			end := min(start+chunk, len(recs))
 			var b strings.Builder
 			b.WriteString(`INSERT INTO kill_records (` + recordCols + `, replica) VALUES `)
-			args := make([]any, 0, (end-start)*17)
+			args := make([]any, 0, (end-start)*19)
 			for i, r := range recs[start:end] {
 				if i > 0 {
 					b.WriteByte(',')
 				}
-				b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+				b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 				at := r.KilledAt
 				if at.IsZero() {
 					at = time.Now()
 				}
 				args = append(args, r.Source, r.TaskID, r.InstanceID, r.NodeID, r.Product, r.ThreadID,
-					r.User, r.Host, r.DB, r.Command, r.Time, r.State, r.Info, string(r.Outcome), r.Error, ms(at), replica)
+					r.User, r.Host, r.DB, r.Command, r.Time, r.State, r.Info, string(r.Outcome), r.Error, ms(at),
+					string(r.KillMode), nullIfEmpty(r.Matched), replica)
 			}
 			if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
 				return err
 			}
 		}
-		killed := map[string]int64{}
+		type counts struct{ killed, observed int64 }
+		per := map[string]*counts{}
 		for _, r := range recs {
-			if r.Source == SourceTask && r.TaskID != "" && r.Outcome == OutcomeKilled {
-				killed[r.TaskID]++
+			if r.Source != SourceTask || r.TaskID == "" || (r.Outcome != OutcomeKilled && r.Outcome != OutcomeObserved) {
+				continue
+			}
+			c := per[r.TaskID]
+			if c == nil {
+				c = &counts{}
+				per[r.TaskID] = c
+			}
+			if r.Outcome == OutcomeKilled {
+				c.killed++
+			} else {
+				c.observed++
 			}
 		}
-		for id, n := range killed {
-			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET kills = kills + ? WHERE id = ?`, n, id); err != nil {
+		for id, c := range per {
+			if _, err := tx.ExecContext(ctx, `UPDATE tasks SET kills = kills + ?, observed = observed + ? WHERE id = ?`, c.killed, c.observed, id); err != nil {
 				return err
 			}
 		}
@@ -102,7 +114,7 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 		info, infoLen = "SUBSTR(info, 1, "+strconv.Itoa(q.MaxInfo+1)+")", s.byteLen("info")
 	}
 	cols := `id, source, task_id, instance_id, node_id, product, thread_id, user_name, host, db, command, time_s, state, ` +
-		info + `, outcome, error, killed_ms, replica, ` + infoLen
+		info + `, outcome, error, killed_ms, replica, ` + infoLen + `, kill_mode, COALESCE(matched, '')`
 	rows, err := s.db.QueryxContext(ctx, `SELECT `+cols+` FROM kill_records`+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`, append(args, limitOr(q.Limit, 20), q.Offset)...)
 	if err != nil {
 		return nil, 0, err
@@ -111,12 +123,14 @@ func (s *Store) ListKillRecords(ctx context.Context, q RecordQuery) ([]KillRecor
 	var out []KillRecord
 	for rows.Next() {
 		var r KillRecord
-		var outcome string
+		var outcome, mode string
 		var killedMS int64
 		if err := rows.Scan(&r.ID, &r.Source, &r.TaskID, &r.InstanceID, &r.NodeID, &r.Product, &r.ThreadID,
-			&r.User, &r.Host, &r.DB, &r.Command, &r.Time, &r.State, &r.Info, &outcome, &r.Error, &killedMS, &r.Replica, &r.InfoLen); err != nil {
+			&r.User, &r.Host, &r.DB, &r.Command, &r.Time, &r.State, &r.Info, &outcome, &r.Error, &killedMS, &r.Replica, &r.InfoLen,
+			&mode, &r.Matched); err != nil {
 			return nil, 0, err
 		}
+		r.KillMode = KillMode(mode)
 		if r.InfoLen <= len(r.Info) {
 			r.InfoLen = 0 // whole
 		}
@@ -153,4 +167,13 @@ func (s *Store) PruneHistory(ctx context.Context, cutoff time.Time, maxRows int6
 		}
 	}
 	return n, nil
+}
+
+// nullIfEmpty stores "" as NULL (the matched column of rows without a
+// filter).
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

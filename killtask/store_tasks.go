@@ -27,12 +27,15 @@ type taskRow struct {
 	Creator    string `db:"creator"`
 	Kills      int64  `db:"kills"`
 	LastError  string `db:"last_error"`
+	KillMode   string `db:"kill_mode"`
+	Observe    int64  `db:"observe"`
+	Observed   int64  `db:"observed"`
 }
 
-const taskCols = `id, instance_id, product, filter_json, filter_key, duration_s, created_ms, expires_ms, status, ended_ms, creator, kills, last_error`
+const taskCols = `id, instance_id, product, filter_json, filter_key, duration_s, created_ms, expires_ms, status, ended_ms, creator, kills, last_error, kill_mode, observe, observed`
 
 // taskColsNoFilter selects a taskRow without its filter_json (empty).
-const taskColsNoFilter = `id, instance_id, product, '' AS filter_json, filter_key, duration_s, created_ms, expires_ms, status, ended_ms, creator, kills, last_error`
+const taskColsNoFilter = `id, instance_id, product, '' AS filter_json, filter_key, duration_s, created_ms, expires_ms, status, ended_ms, creator, kills, last_error, kill_mode, observe, observed`
 
 // filterParses counts filter_json parses (tests check that unchanged tasks
 // are not parsed again).
@@ -53,6 +56,7 @@ func (r *taskRow) fields() Task {
 		ID: r.ID, InstanceID: r.InstanceID, Product: r.Product, Duration: r.Duration,
 		CreatedAt: fromMS(r.CreatedMS), ExpiresAt: fromMS(r.ExpiresMS), Status: Status(r.Status),
 		EndedAt: fromMS(r.EndedMS), Creator: r.Creator, Kills: r.Kills, LastError: r.LastError,
+		Mode: KillMode(r.KillMode).orDefault(), Observe: r.Observe != 0, Observed: r.Observed,
 	}
 }
 
@@ -86,7 +90,8 @@ func (s *Store) CreateTask(ctx context.Context, t *Task, maxActive int) error {
 	// outside the transaction: inside it (which serialises every task
 	// change of the instance, across replicas) it reads one short key per
 	// active task.
-	key := t.Filter.Key()
+	t.Mode = t.Mode.orDefault()
+	key := t.Key()
 	if err := s.ensureLockRow(ctx, t.InstanceID); err != nil {
 		return err
 	}
@@ -104,7 +109,7 @@ func (s *Store) CreateTask(ctx context.Context, t *Task, maxActive int) error {
 		}
 		for _, r := range rows {
 			other := r.FilterKey
-			if other == "" { // stored before keys: compute it once and keep it
+			if other == "" { // stored before keys (and modes: a CONNECTION task's key is its filter's): compute it once and keep it
 				f, err := parseFilter(r.ID, r.FilterJSON)
 				if err != nil {
 					return err
@@ -121,9 +126,13 @@ func (s *Store) CreateTask(ctx context.Context, t *Task, maxActive int) error {
 		if maxActive > 0 && len(rows) >= maxActive {
 			return fmt.Errorf("%w: %d active on %s", ErrLimitExceeded, len(rows), t.InstanceID)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		observe := 0
+		if t.Observe {
+			observe = 1
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			t.ID, t.InstanceID, t.Product, string(fj), key, t.Duration, ms(t.CreatedAt), ms(t.ExpiresAt),
-			string(StatusRunning), 0, t.Creator, 0, "")
+			string(StatusRunning), 0, t.Creator, 0, "", string(t.Mode), observe, 0)
 		return err
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -344,4 +345,128 @@ func TestStoreRecordReplica(t *testing.T) {
 			t.Fatalf("%+v %v", recs, err)
 		}
 	})
+}
+
+// TestStoreModesAndObserved: a task's kill mode and observe-only flag are
+// stored and reloaded; duplicates compare filter, mode and observe-only;
+// observed records count in their task; records keep the KILL sent and the
+// filter that matched.
+func TestStoreModesAndObserved(t *testing.T) {
+	storeUnderTest(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		inst := "cdb-" + randHex(3)
+		f := Filter{User: "app", Commands: []string{"Sleep"}, MinTrxTime: 60}
+		conn := newTask(inst, f, Forever)
+		query := newTask(inst, f, Forever)
+		query.Mode = KillQuery
+		obs := newTask(inst, f, Forever)
+		obs.Observe = true
+		for _, tk := range []*Task{conn, query, obs} {
+			if err := st.CreateTask(ctx, tk, 5); err != nil {
+				t.Fatalf("%s observe=%v: %v", tk.Mode, tk.Observe, err)
+			}
+		}
+		for _, tk := range []*Task{conn, query, obs} {
+			again := newTask(inst, f, 60)
+			again.Mode, again.Observe = tk.Mode, tk.Observe
+			if err := st.CreateTask(ctx, again, 5); !errors.Is(err, ErrDuplicate) {
+				t.Fatalf("duplicate of %s observe=%v: %v", tk.Mode, tk.Observe, err)
+			}
+		}
+		active, err := st.ActiveTasks(ctx, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]Task{}
+		for _, a := range active {
+			got[a.ID] = a
+		}
+		if g := got[conn.ID]; g.Mode != KillConnection || g.Observe || g.Filter.MinTrxTime != 60 {
+			t.Errorf("connection task %+v", g)
+		}
+		if g := got[query.ID]; g.Mode != KillQuery || g.Observe {
+			t.Errorf("query task %+v", g)
+		}
+		if g := got[obs.ID]; g.Mode != KillConnection || !g.Observe {
+			t.Errorf("observe task %+v", g)
+		}
+		recs := []KillRecord{
+			{Source: SourceTask, TaskID: obs.ID, InstanceID: inst, ThreadID: 1, Outcome: OutcomeObserved, KillMode: KillConnection, Matched: f.matchedJSON()},
+			{Source: SourceTask, TaskID: obs.ID, InstanceID: inst, ThreadID: 2, Outcome: OutcomeObserved, KillMode: KillConnection, Matched: f.matchedJSON()},
+			{Source: SourceTask, TaskID: query.ID, InstanceID: inst, ThreadID: 3, Outcome: OutcomeKilled, KillMode: KillQuery, Matched: f.matchedJSON()},
+			{Source: SourceManual, TaskID: "sx-1", InstanceID: inst, ThreadID: 4, Outcome: OutcomeKilled, KillMode: KillConnection},
+		}
+		if err := st.AddKillRecords(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string][2]int64{obs.ID: {0, 2}, query.ID: {1, 0}, conn.ID: {0, 0}} {
+			tk, err := st.GetTask(ctx, id)
+			if err != nil || tk.Kills != want[0] || tk.Observed != want[1] {
+				t.Errorf("task %s: kills %d observed %d (%v), want %v", id, tk.Kills, tk.Observed, err, want)
+			}
+		}
+		list, _, err := st.ListKillRecords(ctx, RecordQuery{InstanceID: inst, Limit: 10})
+		if err != nil || len(list) != 4 {
+			t.Fatalf("records %+v %v", list, err)
+		}
+		for _, r := range list {
+			mf, ok := ParseMatched(r.Matched)
+			switch r.ThreadID {
+			case 1, 2, 3:
+				if !ok || mf.Key() != f.Key() {
+					t.Errorf("record %d: matched %q", r.ThreadID, r.Matched)
+				}
+			case 4:
+				if ok || r.Matched != "" || r.KillMode != KillConnection {
+					t.Errorf("manual record %+v", r)
+				}
+			}
+			if want := map[uint64]KillMode{1: KillConnection, 2: KillConnection, 3: KillQuery, 4: KillConnection}[r.ThreadID]; r.KillMode != want {
+				t.Errorf("record %d: kill mode %q, want %q", r.ThreadID, r.KillMode, want)
+			}
+		}
+	})
+}
+
+// TestStoreFromBeforeModes: a store written before kill modes (migrations
+// 1-15) opens, and its tasks and records read as they were: CONNECTION
+// tasks that kill, records without a kill mode or matched filter; the
+// tasks' stored duplicate keys still hold.
+func TestStoreFromBeforeModes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	saved := migrations
+	migrations = migrations[:15]
+	old, err := OpenStore(ctx, StoreConfig{Driver: "sqlite", DSN: path})
+	migrations = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Filter{User: "app"}
+	if _, err := old.DB().ExecContext(ctx, `INSERT INTO tasks (id, instance_id, product, filter_json, filter_key, duration_s, created_ms, expires_ms, status, creator, last_error)
+		VALUES ('kt-old', 'cdb-1', 'mysql', '{"user":"app"}', ?, -1, ?, 0, 'Running', 'test', '')`, f.Key(), ms(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.DB().ExecContext(ctx, `INSERT INTO kill_records (source, task_id, instance_id, node_id, product, thread_id, user_name, host, db, command, time_s, state, info, outcome, error, killed_ms)
+		VALUES ('task', 'kt-old', 'cdb-1', 'cdb-1', 'mysql', 7, 'app', 'h', '', 'Sleep', 1, '', '', 'killed', '', ?)`, ms(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	st := openStoreAt(t, path)
+	active, err := st.ActiveTasks(ctx, time.Now())
+	if err != nil || len(active) != 1 || active[0].Mode != KillConnection || active[0].Observe || active[0].Observed != 0 {
+		t.Fatalf("old task %+v %v", active, err)
+	}
+	if err := st.CreateTask(ctx, newTask("cdb-1", f, Forever), 5); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("a CONNECTION task identical to the old one: %v, want ErrDuplicate", err)
+	}
+	q := newTask("cdb-1", f, Forever)
+	q.Mode = KillQuery
+	if err := st.CreateTask(ctx, q, 5); err != nil {
+		t.Fatalf("a QUERY task beside the old one: %v", err)
+	}
+	recs, _, err := st.ListKillRecords(ctx, RecordQuery{TaskID: "kt-old"})
+	if err != nil || len(recs) != 1 || recs[0].KillMode != "" || recs[0].Matched != "" || recs[0].Outcome != OutcomeKilled {
+		t.Fatalf("old record %+v %v", recs, err)
+	}
 }

@@ -35,6 +35,19 @@ type Filter struct {
 	Commands []string `json:"commands,omitempty"` // any of; case-insensitive exact
 	Infos    []string `json:"infos,omitempty"`    // any of; case-insensitive prefix after leading whitespace
 	MinTime  int64    `json:"min_time,omitempty"` // TIME >= MinTime seconds; 0 = any
+
+	// Beyond the processlist (read only while a task needs them, see
+	// enrich.go). Zero = no filter; tasks stored before them have none.
+
+	// MinTrxTime: the session's InnoDB transaction has been open at least
+	// this many seconds (information_schema.innodb_trx.trx_started).
+	MinTrxTime int64 `json:"min_trx_time,omitempty"`
+	// MinBlocked: the session is the head of a lock-wait chain (it waits
+	// for no lock itself) with at least this many sessions waiting on it,
+	// directly or through others. MinBlockTime: it has held them up at
+	// least this many seconds (see Process.BlockTime).
+	MinBlocked   int64 `json:"min_blocked,omitempty"`
+	MinBlockTime int64 `json:"min_block_time,omitempty"`
 }
 
 // Normalize trims list items, drops empty ones and returns the canonical form
@@ -44,6 +57,9 @@ func (f Filter) Normalize() Filter {
 	f.DBs = trimList(f.DBs)
 	f.Commands = trimList(f.Commands)
 	f.Infos = trimInfos(f.Infos)
+	if f.MinBlockTime > 0 && f.MinBlocked == 0 {
+		f.MinBlocked = 1 // "blocking someone for T seconds"
+	}
 	return f
 }
 
@@ -94,6 +110,17 @@ func (f Filter) Key() string {
 	set("dbs", f.DBs, false)
 	set("commands", f.Commands, true)
 	set("infos", f.Infos, true)
+	// The filters beyond the processlist enter the key only when set, so
+	// the keys of tasks stored before them are unchanged.
+	for _, x := range []struct {
+		tag string
+		v   int64
+	}{{"min_trx_time", f.MinTrxTime}, {"min_blocked", f.MinBlocked}, {"min_block_time", f.MinBlockTime}} {
+		if x.v != 0 {
+			put(x.tag)
+			put(strconv.FormatInt(x.v, 10))
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -157,6 +184,16 @@ type Task struct {
 	Creator    string    // the caller identity that created it (as the API layer names callers)
 	Kills      int64     // sessions killed so far
 	LastError  string
+
+	// Mode is what the task's KILL ends: the connection (KillConnection,
+	// also "" in tasks stored before modes) or the running statement
+	// (KillQuery). Engine.CreateTask fills "" with the instance's default.
+	Mode KillMode
+	// Observe makes the task observe-only: it matches and records each
+	// session it would kill once (OutcomeObserved), and never sends a KILL.
+	Observe bool
+	// Observed counts the sessions an observe-only task recorded.
+	Observed int64
 }
 
 // Expired reports whether a running task's duration has elapsed at now.
@@ -179,6 +216,26 @@ type Process struct {
 	// (MariaDB's QUERY_ID; 0 when the server has none).
 	Elapsed time.Duration `json:",omitempty"`
 	QueryID uint64        `json:",omitempty"`
+
+	// Read beside the processlist only when a task (or a preview) needs
+	// them (enrich.go); zero otherwise.
+
+	// InTrx: the session has an open InnoDB transaction (a row in
+	// information_schema.innodb_trx), open for TrxTime seconds.
+	InTrx   bool
+	TrxTime int64
+	// Waiting: the session waits for a row or metadata lock. Blocked lists
+	// the sessions waiting on it, directly or through others (ascending);
+	// BlockTime is how long it has held them up: the longest wait of a
+	// session waiting on it directly, but at most its own TIME (see
+	// applyLockWaits).
+	Waiting   bool
+	Blocked   []uint64
+	BlockTime int64
+
+	// queryEnded: the row's statement is one a KILL QUERY of this process
+	// already ended (it may linger while it rolls back); see querykill.go.
+	queryEnded bool
 }
 
 // ClientHost returns the host part of the HOST column with any port removed.
@@ -219,6 +276,9 @@ const (
 	OutcomeChanged Outcome = "changed" // id now belongs to a session that no longer matches; not killed
 	OutcomeFailed  Outcome = "failed"  // KILL returned another error
 	OutcomeSkipped Outcome = "skipped" // protected/system session asked for by id; not killed
+	// OutcomeObserved: an observe-only task matched the session; nothing
+	// was sent.
+	OutcomeObserved Outcome = "observed"
 )
 
 // Source of a kill.
@@ -248,6 +308,13 @@ type KillRecord struct {
 	Error      string    `db:"error"`
 	KilledAt   time.Time `db:"killed_at"`
 	Replica    string    `db:"replica"` // the replica that made the kill (set by the store; "" in single-process mode)
+	// KillMode is the KILL sent (KillConnection or KillQuery); for an
+	// observed session, the one the task would send; "" when nothing was
+	// sent (changed, skipped) and in rows written before it was recorded.
+	KillMode KillMode `db:"kill_mode"`
+	// Matched is the filter of the task the record is for, in its stored
+	// JSON form (ParseMatched reads it); "" for manual and intelligent kills.
+	Matched string `db:"matched"`
 	// InfoLen is the full length in bytes of a statement text that a
 	// listing read only the start of (RecordQuery.MaxInfo); 0 when Info
 	// is whole.

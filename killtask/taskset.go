@@ -152,12 +152,12 @@ func (e *Engine) hasExpired(instanceID string, now time.Time) bool {
 }
 
 // attribute returns the oldest task of the instance that is active at now
-// and matches p, or nil.
+// and kills p (matches it and is not observe-only), or nil.
 func (e *Engine) attribute(instanceID string, p *Process, now time.Time) *Task {
 	e.tasksMu.RLock()
 	defer e.tasksMu.RUnlock()
 	for _, t := range e.tasks[instanceID] {
-		if !t.Expired(now) && t.Filter.Match(p) {
+		if !t.Expired(now) && t.kills(p) {
 			return t
 		}
 	}
@@ -226,7 +226,7 @@ func (e *Engine) setTasksError(ctx context.Context, tasks []*Task, msg string) {
 
 // CreateTask persists a task (see Store.CreateTask) and triggers enforcement
 // at once. A zero t.CreatedAt is set from the engine's clock; t.Product
-// defaults to the instance's.
+// defaults to the instance's, and t.Mode to the instance's default kill mode.
 func (e *Engine) CreateTask(ctx context.Context, t *Task) error {
 	inst, ok := e.instances[t.InstanceID]
 	if !ok {
@@ -234,6 +234,9 @@ func (e *Engine) CreateTask(ctx context.Context, t *Task) error {
 	}
 	if t.Product == "" {
 		t.Product = inst.cfg.Product
+	}
+	if t.Mode == "" {
+		t.Mode = inst.cfg.DefaultKillMode
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = e.now()

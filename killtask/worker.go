@@ -3,6 +3,7 @@ package killtask
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -80,7 +81,9 @@ func (n *node) expiryDue(now time.Time) bool {
 }
 
 // readEvery is how often the node must be read for tasks: a task without a
-// Time threshold needs every poll_interval; one with Time T only needs each
+// Time threshold (or with a filter read beside the processlist: open
+// transactions, lock waits, whose course no read predicts) needs every
+// poll_interval; one with Time T only needs each
 // session seen once before it crosses T (the crossing itself is a due kill),
 // so T/2 will do, never slower than max_read_interval, never faster than
 // poll_interval.
@@ -88,7 +91,7 @@ func (n *node) readEvery(tasks []*Task) time.Duration {
 	cfg := n.e.cfg
 	every := cfg.MaxReadInterval
 	for _, t := range tasks {
-		if t.Filter.MinTime <= 0 {
+		if !t.Filter.paced() {
 			return cfg.PollInterval
 		}
 		every = min(every, time.Duration(t.Filter.MinTime)*time.Second/2)
@@ -162,6 +165,7 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 	}
 	n.pruneDenied(ps)
 	n.report(ctx, tasks)
+	n.enrich(ctx, n.pollConn, ps, tasks) // transactions, lock waits, ended statements (enrich.go)
 
 	own := own.view(n.server)
 	denied := n.deniedSnapshot(start)
@@ -174,6 +178,7 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 	n.planDue(ps, st, tasks, skip)
 	cands := matchProcesses(ps, tasks, n.inst.protected, skip, e.opt.scope, n.candBuf[:0])
 	n.candBuf = cands
+	cands = n.dropObserved(cands) // recorded once per task (observe.go)
 	if len(cands) == 0 {
 		return 0, every
 	}
@@ -191,32 +196,34 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 		e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
 		return 0, every
 	}
+	n.enrichRecheck(ctx, n.pollConn, fresh, tasks)
 	byID := make(map[uint64]*Process, len(fresh))
 	for i := range fresh {
 		byID[fresh[i].ID] = &fresh[i]
 	}
-	victims := make([]Process, 0, len(cands))
+	confirmed := make([]candidate, 0, len(cands))
 	for i := range cands {
 		c := &cands[i]
 		p, ok := byID[c.p.ID]
 		if !ok || p.User != c.p.User || p.Host != c.p.Host || p.Info != c.p.Info {
 			continue // gone or changed: not an attempt; the next poll decides again
 		}
-		victims = append(victims, *p)
+		confirmed = append(confirmed, candidate{p: *p, task: c.task, t: c.t})
 	}
-	n.killBatch(ctx, tasks, victims, start)
+	n.killBatch(ctx, tasks, confirmed, start)
 	return 0, every
 }
 
-// killBatch kills confirmed victims (rows just re-read) of the oldest active
-// task that still matches each, through the kill slots: exclusions and the
-// match are applied once more on the fresh rows; with leases the lease and
-// the tasks are confirmed in the store first. seen is when the sessions were
-// seen to match (the read's start, or the Time crossing) for the reaction
-// metric.
-func (n *node) killBatch(ctx context.Context, tasks []*Task, victims []Process, seen time.Time) {
+// killBatch acts on confirmed candidates (their rows just re-read): an
+// observe-only task records, any other kills the session for the oldest
+// active task that still matches it, through the kill slots. Exclusions and
+// the match are applied once more on the fresh rows; with leases the lease
+// and the tasks are confirmed in the store first. seen is when the sessions
+// were seen to match (the read's start, or the Time crossing) for the
+// reaction metric.
+func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, seen time.Time) {
 	e := n.e
-	if len(victims) == 0 {
+	if len(cands) == 0 {
 		return
 	}
 	own := own.view(n.server)
@@ -244,9 +251,16 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, victims []Process, 
 	}
 	kctx, kcancel := context.WithDeadline(ctx, deadline)
 	defer kcancel()
-	for i := range victims {
-		p := &victims[i]
+	for i := range cands {
+		c := &cands[i]
+		p := &c.p
 		if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || !e.inScope(p) {
+			continue
+		}
+		if t := c.t; t.Observe {
+			if slices.Contains(tasks, t) && t.Matches(p) {
+				n.observe(t, *p) // records, never kills (observe.go)
+			}
 			continue
 		}
 		if firstMatch(tasks, p) < 0 {
@@ -309,10 +323,10 @@ func pingTime(ctx context.Context, c *sql.Conn) time.Duration {
 }
 
 // firstMatch returns the index of the oldest task (tasks are oldest first)
-// whose filter matches p, or -1.
+// that kills p, or -1.
 func firstMatch(tasks []*Task, p *Process) int {
 	for i, t := range tasks {
-		if t.Filter.Match(p) {
+		if t.kills(p) {
 			return i
 		}
 	}

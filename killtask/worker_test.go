@@ -322,7 +322,7 @@ func TestKillRefusesOtherServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.execKill(ctx, v.id, "some-other-host:3306/99", nil); !errors.Is(err, errOtherServer) {
+	if err := n.execKill(ctx, killStatement(MethodKill, KillConnection, v.id, 0), v.id, "some-other-host:3306/99", nil); !errors.Is(err, errOtherServer) {
 		t.Fatalf("execKill to another server: %v", err)
 	}
 	assertAlive(t, v)

@@ -67,6 +67,12 @@ type InstanceConfig struct {
 	DSN            string       `yaml:"dsn"`
 	Nodes          []NodeConfig `yaml:"nodes"`
 	ProtectedUsers []string     `yaml:"protected_users"`
+	// KillMethod: kill (KILL statements, the default) or rds (CALL
+	// mysql.rds_kill / mysql.rds_kill_query, for managed servers whose
+	// accounts may not KILL). DefaultKillMode: the kill mode of tasks
+	// created without KillMode, CONNECTION (default) or QUERY.
+	KillMethod      string `yaml:"kill_method"`
+	DefaultKillMode string `yaml:"default_kill_mode"`
 }
 
 // NodeConfig is one node of an instance.
@@ -310,6 +316,16 @@ func (c *Config) validate() error {
 			if n.ID == "" || n.DSN == "" {
 				bad("instances[%d] (%s): nodes[%d] needs id and dsn", i, in.ID, j)
 			}
+		}
+		if m, ok := killtask.ParseKillMethod(in.KillMethod); ok {
+			c.Instances[i].KillMethod = string(m)
+		} else {
+			bad("instances[%d] (%s): kill_method must be kill or rds, not %q", i, in.ID, in.KillMethod)
+		}
+		if m, ok := killtask.ParseKillMode(in.DefaultKillMode); ok && m != "" {
+			c.Instances[i].DefaultKillMode = string(m)
+		} else if !ok {
+			bad("instances[%d] (%s): default_kill_mode must be CONNECTION or QUERY, not %q", i, in.ID, in.DefaultKillMode)
 		}
 	}
 	if c.Worker.PollInterval < 10*time.Millisecond {

@@ -358,7 +358,8 @@ func instanceConfigs(cfg Config) []killtask.InstanceConfig {
 	}
 	var out []killtask.InstanceConfig
 	for _, in := range cfg.Instances {
-		ic := killtask.InstanceConfig{ID: in.ID, Product: in.Product, DSN: in.DSN, ProtectedUsers: slices.Clone(in.ProtectedUsers)}
+		ic := killtask.InstanceConfig{ID: in.ID, Product: in.Product, DSN: in.DSN, ProtectedUsers: slices.Clone(in.ProtectedUsers),
+			KillMethod: killtask.KillMethod(in.KillMethod), DefaultKillMode: killtask.KillMode(in.DefaultKillMode)}
 		for _, n := range in.Nodes {
 			ic.Nodes = append(ic.Nodes, killtask.NodeConfig{ID: n.ID, DSN: n.DSN})
 		}

@@ -256,6 +256,44 @@ const scenarios = {
     result({previewCount, previewIds, hostError, taskId, kills, cancelTitle});
   },
 
+  // An observe-only task from the form (killgate extension): the confirm
+  // says it never kills, the list shows what it recorded; the Go test checks
+  // that every session survives. Cancelled at the end.
+  async observe(browser) {
+    const page = await newPage(browser);
+    await signIn(page);
+    await page.goto(`${URL_}#/tasks?instance=${INSTANCE}`);
+    const want = ids('KG_VICTIMS');
+    await page.locator('#task-user').fill(env('KG_USER'));
+    await page.locator('#task-killmode').selectOption('QUERY');
+    await page.locator('#task-observe').check();
+    await page.waitForFunction(n => document.querySelector('[data-role="preview-count"]')?.textContent === n &&
+      document.querySelector('[data-role="preview-status"]')?.textContent.startsWith('Checked'), String(want.length));
+    await page.getByRole('button', {name: 'Create task…'}).click();
+    const dlg = page.getByRole('dialog');
+    const confirm = dlg.getByRole('button', {name: 'Create observe-only task'});
+    await confirm.waitFor();
+    const title = await dlg.getByRole('heading').innerText();
+    await confirm.click();
+    const row = page.locator('tbody tr', {has: page.locator('.chip', {hasText: 'observe only'})}).first();
+    await row.waitFor();
+    const taskId = await row.getAttribute('data-key');
+    const chips = await row.locator('.chip').allInnerTexts();
+    let observed = '';
+    for (let i = 0; i < 60; i++) {
+      observed = await page.locator(`tr[data-key="${taskId}"] [data-role="kill-count"]`).innerText();
+      if (observed === `${want.length} observed`) break;
+      await page.waitForTimeout(500);
+      await page.locator('.panel', {hasText: 'Tasks'}).getByRole('button', {name: 'Refresh'}).click();
+    }
+    await shot(page, 'tasks-observe');
+    await page.locator(`tr[data-key="${taskId}"]`).getByRole('button', {name: 'Cancel…'}).click();
+    await page.getByRole('dialog').getByRole('button', {name: 'Cancel 1 task'}).click();
+    await page.locator(`tr[data-key="${taskId}"] .badge`, {hasText: 'Cancelled'}).waitFor();
+    assertClean(page);
+    result({title, taskId, chips, observed});
+  },
+
   // A Huawei-only user: token sign-in, only the Intelligent kill page, typed ids.
   async huaweiOnly(browser) {
     const page = await newPage(browser);

@@ -35,6 +35,11 @@ export function filterChips(t) {
   if (t.Command) add('Command', t.Command);
   for (const p of t.Infos && t.Infos.length ? t.Infos : t.Info ? [t.Info] : []) add('Info^', p);
   if (t.Time) add('Time≥', t.Time + 's');
+  if (t.TrxTime) add('Trx≥', t.TrxTime + 's');
+  if (t.BlockingCount) add('Blocking≥', String(t.BlockingCount));
+  if (t.BlockingTime) add('Blocking for≥', t.BlockingTime + 's');
   if (!chips.length) chips.push(h('span', {class: 'chip'}, 'every user session'));
+  if (t.KillMode === 'QUERY') chips.push(h('span', {class: 'chip'}, 'KILL QUERY'));
+  if (t.Observe) chips.push(h('span', {class: 'chip'}, 'observe only'));
   return chips;
 }

@@ -9,7 +9,7 @@ import {h, pageHead, panel, loading, empty, errorState, errText, table, select, 
 
 const OUTCOMES = [
   {key: 'killed', label: 'killed'}, {key: 'gone', label: 'gone'}, {key: 'changed', label: 'changed'},
-  {key: 'skipped', label: 'skipped'}, {key: 'failed', label: 'failed'},
+  {key: 'skipped', label: 'skipped'}, {key: 'failed', label: 'failed'}, {key: 'observed', label: 'observed'},
 ];
 const CHART_MAX = 1000;
 const CSV_MAX = 10000;
@@ -163,7 +163,7 @@ export async function render(ctx) {
     csvBtn.textContent = 'Preparing CSV…';
     try {
       const res = await listAll(ctx.api, 'DescribeKillRecords', query(), 'Records', CSV_MAX);
-      const cols = ['KillTime', 'InstanceId', 'NodeId', 'ThreadId', 'User', 'Host', 'DB', 'Command', 'Time', 'State', 'Info', 'Outcome', 'Error', 'Source', 'TaskId', 'RecordId', 'Replica'];
+      const cols = ['KillTime', 'InstanceId', 'NodeId', 'ThreadId', 'User', 'Host', 'DB', 'Command', 'Time', 'State', 'Info', 'Outcome', 'Error', 'Source', 'TaskId', 'RecordId', 'Replica', 'KillMode', 'MatchedFilter'];
       download(`kill-history-${stamp()}.csv`, toCSV(cols, res.items.map(r => cols.map(c => r[c]))));
       if (res.total > res.items.length) toast(`The CSV holds the newest ${res.items.length} of ${res.total} records; narrow the filters for the rest.`);
     } catch (e) {

@@ -37,6 +37,12 @@ export async function render(ctx) {
     info: h('input', {id: 'task-info', autocomplete: 'off', spellcheck: 'false', placeholder: 'statement prefix, e.g. select'}),
     infos: h('textarea', {id: 'task-infos', rows: 3, spellcheck: 'false', placeholder: 'one prefix per line'}),
     time: h('input', {id: 'task-time', type: 'number', step: 1, placeholder: 'seconds'}),
+    // killgate extensions (docs/matching-and-safety.md#killgate-extensions)
+    trxTime: h('input', {id: 'task-trxtime', type: 'number', step: 1, placeholder: 'seconds'}),
+    blockingCount: h('input', {id: 'task-blockingcount', type: 'number', step: 1, placeholder: 'sessions'}),
+    blockingTime: h('input', {id: 'task-blockingtime', type: 'number', step: 1, placeholder: 'seconds'}),
+    killMode: select([['', 'Instance default'], ['CONNECTION', 'Connection (KILL)'], ['QUERY', 'Statement only (KILL QUERY)']], '', {id: 'task-killmode'}),
+    observe: h('input', {id: 'task-observe', type: 'checkbox'}),
   };
   const product = h('span', {class: 'mono'}, inst.Product);
   const formErr = h('div', {role: 'alert'});
@@ -51,7 +57,12 @@ export async function render(ctx) {
       field('Command', f.command, {hint: 'comma list'}),
       field('Info', f.info, {hint: 'statement prefix'}),
       field('Time ≥', f.time, {hint: 'seconds'}),
-      h('div', {class: 'wide'}, field('Infos', f.infos, {hint: 'several prefixes, one per line (not with Info)'}))),
+      h('div', {class: 'wide'}, field('Infos', f.infos, {hint: 'several prefixes, one per line (not with Info)'})),
+      field('Transaction open ≥', f.trxTime, {hint: 'seconds (TrxTime)'}),
+      field('Blocking ≥', f.blockingCount, {hint: 'waiting sessions, chain heads only (BlockingCount)'}),
+      field('Blocking for ≥', f.blockingTime, {hint: 'seconds (BlockingTime)'}),
+      field('Kill', f.killMode, {hint: 'KillMode'}),
+      field('Observe only', f.observe, {hint: 'record what it would kill, never kill'})),
     formErr,
     h('div', {class: 'form-actions'}, createBtn, h('span', {class: 'faint'}, 'Every filter given must match (AND). No filter = every user session.')));
   f.duration.setAttribute('aria-describedby', 'task-duration-err');
@@ -65,8 +76,9 @@ export async function render(ctx) {
     panel(h('h2', {}, 'Would kill now'), h('div', {}, previewHead, previewBody), {tools: [previewStatus, h('button', {type: 'button', class: 'small', onclick: () => runPreview()}, 'Refresh')]})));
   ctx.root.append(h('div', {class: 'spacer'}));
 
-  const filterFields = ['user', 'host', 'db', 'command', 'info', 'infos', 'time'];
-  const paramField = {User: f.user, Host: f.host, DB: f.db, Command: f.command, Info: f.info, Infos: f.infos, Time: f.time, Duration: f.duration, InstanceId: f.instance};
+  const filterFields = ['user', 'host', 'db', 'command', 'info', 'infos', 'time', 'trxTime', 'blockingCount', 'blockingTime', 'killMode', 'observe'];
+  const paramField = {User: f.user, Host: f.host, DB: f.db, Command: f.command, Info: f.info, Infos: f.infos, Time: f.time, Duration: f.duration, InstanceId: f.instance,
+    TrxTime: f.trxTime, BlockingCount: f.blockingCount, BlockingTime: f.blockingTime, KillMode: f.killMode, Observe: f.observe};
 
   function filterParams() {
     const p = {InstanceId: inst.InstanceId, Product: inst.Product};
@@ -78,6 +90,11 @@ export async function render(ctx) {
     const lines = f.infos.value.split('\n').filter(l => l.trim() !== '');
     if (lines.length) p.Infos = lines;
     if (f.time.value !== '') p.Time = Number(f.time.value);
+    if (f.trxTime.value !== '') p.TrxTime = Number(f.trxTime.value);
+    if (f.blockingCount.value !== '') p.BlockingCount = Number(f.blockingCount.value);
+    if (f.blockingTime.value !== '') p.BlockingTime = Number(f.blockingTime.value);
+    if (f.killMode.value) p.KillMode = f.killMode.value;
+    if (f.observe.checked) p.Observe = true;
     return p;
   }
 
@@ -162,7 +179,7 @@ export async function render(ctx) {
     ctx.setParams({instance: inst.InstanceId});
     runPreview();
   });
-  for (const k of filterFields) f[k].addEventListener('input', () => { fill(formErr); previewStatus.textContent = 'Editing…'; schedulePreview(); });
+  for (const k of filterFields) f[k].addEventListener(f[k].tagName === 'SELECT' || f[k].type === 'checkbox' ? 'change' : 'input', () => { fill(formErr); previewStatus.textContent = 'Editing…'; schedulePreview(); });
   f.custom.addEventListener('input', () => setFieldError(f.duration, ''));
   f.duration.addEventListener('change', () => { f.custom.hidden = f.duration.value !== 'custom'; if (!f.custom.hidden) f.custom.focus(); });
   const previewTimer = setInterval(() => { if (!document.hidden && !validationError) runPreview(); }, 5000);
@@ -187,16 +204,17 @@ export async function render(ctx) {
       createBtn.disabled = validationError;
       return;
     }
-    const noFilter = !['User', 'Host', 'DB', 'Command', 'Info', 'Infos', 'Time'].some(k => k in p);
+    const noFilter = !['User', 'Host', 'DB', 'Command', 'Info', 'Infos', 'Time', 'TrxTime', 'BlockingCount', 'BlockingTime'].some(k => k in p);
     const until = dur === -1 ? 'until it is cancelled' : `for ${fmtSeconds(dur)}`;
+    const verb = p.Observe ? 'records (never kills)' : 'kills';
     const ok = await confirmDialog({
-      title: `Create a kill task on ${inst.InstanceId}?`,
+      title: p.Observe ? `Create an observe-only task on ${inst.InstanceId}?` : `Create a kill task on ${inst.InstanceId}?`,
       body: [
-        h('p', {}, n ? `It kills the ${plural(n, 'session')} that match now, and every session that matches ${until}.` : `No session matches now; it kills every session that matches ${until}.`),
+        h('p', {}, n ? `It ${verb} the ${plural(n, 'session')} that match now, and every session that matches ${until}.` : `No session matches now; it ${verb} every session that matches ${until}.`),
         h('p', {}, filterChips(p)),
-        noFilter ? h('p', {class: 'notice bad'}, 'No filter: this task kills every user session on the instance.') : null,
+        noFilter && !p.Observe ? h('p', {class: 'notice bad'}, 'No filter: this task kills every user session on the instance.') : null,
       ],
-      confirmLabel: n ? `Create and kill ${plural(n, 'session')}` : 'Create task',
+      confirmLabel: p.Observe ? 'Create observe-only task' : n ? `Create and kill ${plural(n, 'session')}` : 'Create task',
     });
     if (!ok) { createBtn.disabled = false; return; }
     try {
@@ -255,7 +273,7 @@ export async function render(ctx) {
         {key: 'InstanceId', label: 'Instance', cls: 'mono'},
         {key: 'Filters', label: 'Filters', cell: t => h('div', {}, filterChips(t))},
         {key: 'Status', label: 'Status', cell: t => badge(t.Status, t.Status)},
-        {key: 'KillCount', label: 'Kills', num: true, cell: t => h('span', {dataset: {role: 'kill-count'}}, String(t.KillCount))},
+        {key: 'KillCount', label: 'Kills', num: true, cell: t => h('span', {dataset: {role: 'kill-count'}}, t.Observe ? `${t.ObserveCount} observed` : String(t.KillCount))},
         {key: 'LastError', label: 'Last error', cell: t => t.LastError ? h('span', {class: 'badge bad plain', title: t.LastError}, t.LastError.length > 60 ? t.LastError.slice(0, 60) + '…' : t.LastError) : h('span', {class: 'faint'}, '—')},
         {key: 'CreateTime', label: 'Created', cell: t => h('span', {class: 'nowrap'}, fmtTime(t.CreateTime))},
         {key: 'Left', label: 'Time left', cell: t => timeLeft(t)},
