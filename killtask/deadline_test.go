@@ -129,7 +129,7 @@ func TestKillOnTheDot(t *testing.T) {
 		}
 		// Bounds are loose: the figure lives in the benchmark. A poller at
 		// T/2 would be up to a second late.
-		if late > 500*time.Millisecond {
+		if late > 900*time.Millisecond {
 			t.Errorf("%s killed %v after it crossed %d s", v, late, T)
 		}
 		t.Logf("%s: killed %v after crossing", v.name, late)
@@ -182,7 +182,7 @@ func TestDueStatementChanged(t *testing.T) {
 		t.Fatalf("the session was killed at its old statement's crossing (%v after the new one started)", time.Unix(0, v.ended.Load()).Sub(v.sent))
 	}
 	waitGone(t, (T+2)*time.Second, v)
-	if late := v.diedAt(t).Sub(v.sent.Add(T * time.Second)); late < 0 || late > 500*time.Millisecond {
+	if late := v.diedAt(t).Sub(v.sent.Add(T * time.Second)); late < 0 || late > 900*time.Millisecond {
 		t.Errorf("new statement killed %v after its crossing", late)
 	}
 	if _, err := eng.CancelTasks(ctx, "inst"); err != nil {
