@@ -105,22 +105,27 @@ func watchdog(done <-chan struct{}, after time.Duration, log *zap.Logger) {
 	}
 }
 
+// newLogger builds the process's logger: JSON (or console) lines on stderr,
+// buffered (logbuf.go; flushed within a second and on shutdown), never
+// sampled — every request and every kill attempt gets its line.
 func newLogger(c LogConfig) (*zap.Logger, error) {
-	var zc zap.Config
-	if c.Format == "console" {
-		zc = zap.NewDevelopmentConfig()
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
-	} else {
-		zc = zap.NewProductionConfig()
-		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	}
 	lvl, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
 		return nil, err
 	}
-	zc.Level = zap.NewAtomicLevelAt(lvl)
-	zc.DisableStacktrace = true
-	return zc.Build()
+	var enc zapcore.Encoder
+	if c.Format == "console" {
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	} else {
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	sink := newBufferedSink(zapcore.Lock(os.Stderr), logBufferSize, logFlushEvery)
+	return zap.New(zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(lvl)),
+		zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
 }
 
 // serve runs killgate until ctx ends or one of its parts (the HTTP
