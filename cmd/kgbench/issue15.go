@@ -536,51 +536,54 @@ func fullRead(seen map[string]int) string {
 // pt-kill at 1 s, one after the other (o.pollReps times), each over
 // o.pollWindow.
 func (o *options) pollCPU(b *benchDB, res *i15Result) error {
-	kg, err := o.startKG("issue15-poll", o.kgBenchConfig(b.userDSN(b.kgUser, ""), "cdb-bench"))
-	if err != nil {
-		return err
+	cfg := o.kgBenchConfig(b.userDSN(b.kgUser, ""), "cdb-bench")
+	if o.profile != "" {
+		// A profile of killgate at rest alone, as long as a poll window.
+		rest, err := o.startKG("issue15-rest-alone", cfg)
+		if err != nil {
+			return err
+		}
+		time.Sleep(o.pollWindow)
+		rest.stop()
+		rest.cleanup()
 	}
-	defer kg.cleanup()
-	defer kg.stop()
 	task := fmt.Sprintf(`{"InstanceId":"cdb-bench","Duration":3600,"User":%q}`, b.nobody)
-	cancel := func() error {
-		_, err := kg.call("CancelKillTask", `{"InstanceId":"cdb-bench","Product":"mysql"}`)
-		return err
-	}
-	if _, err := kg.call("CreateKillTask", task); err != nil {
-		return err
-	}
-	seen := b.observeQueries(b.kgUser, 5*time.Second)
-	for s, c := range seen {
-		res.Observed = append(res.Observed, fmt.Sprintf("%s (seen %d×)", s, c))
-	}
-	slices.Sort(res.Observed)
-	switch obs := fullRead(seen); {
-	case o.floorQuery != "":
-		res.FloorQuery, res.FloorQuerySource = o.floorQuery, "-floor-query"
-	case obs != "":
-		res.FloorQuery, res.FloorQuerySource = obs, "observed on killgate's account in the processlist"
-	default:
-		res.FloorQuery, res.FloorQuerySource = killgateQuery, "killtask/node.go as of writing (killgate's read was not caught in the processlist)"
-	}
-	logf("poll: bare poller query %q (%s)", res.FloorQuery, res.FloorQuerySource)
-	if err := cancel(); err != nil {
-		return err
-	}
 	self, _ := os.Executable()
 	warm := time.Second
 	for rep := range o.pollReps {
-		// killgate
-		if _, err := kg.call("CreateKillTask", task); err != nil {
+		// killgate: a fresh process per run, stopped after its window (so
+		// that a profile holds the polling alone).
+		kg, err := o.startKG(fmt.Sprintf("issue15-poll-%d", rep+1), cfg)
+		if err != nil {
 			return err
+		}
+		if _, err := kg.call("CreateKillTask", task); err != nil {
+			kg.stop()
+			kg.cleanup()
+			return err
+		}
+		if rep == 0 {
+			seen := b.observeQueries(b.kgUser, 5*time.Second)
+			for s, c := range seen {
+				res.Observed = append(res.Observed, fmt.Sprintf("%s (seen %d×)", s, c))
+			}
+			slices.Sort(res.Observed)
+			switch obs := fullRead(seen); {
+			case o.floorQuery != "":
+				res.FloorQuery, res.FloorQuerySource = o.floorQuery, "-floor-query"
+			case obs != "":
+				res.FloorQuery, res.FloorQuerySource = obs, "observed on killgate's account in the processlist"
+			default:
+				res.FloorQuery, res.FloorQuerySource = killgateQuery, "killtask/node.go as of writing (killgate's read was not caught in the processlist)"
+			}
+			logf("poll: bare poller query %q (%s)", res.FloorQuery, res.FloorQuerySource)
 		}
 		time.Sleep(warm)
 		a := sampleKG(kg, b, b.kgUser)
 		time.Sleep(o.pollWindow)
 		z := sampleKG(kg, b, b.kgUser)
-		if err := cancel(); err != nil {
-			return err
-		}
+		kg.stop()
+		kg.cleanup()
 		w := kgWindow(a, z)
 		res.PollKG = append(res.PollKG, w)
 		logf("poll rep %d: killgate %.0f reads/min, %s CPU per read (%.0f SELECTs/min on its account)", rep+1, w.perMin(w.Reads), w.cpuPerRead(), w.perMin(w.Server))

@@ -118,7 +118,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "report to write")
 	flag.StringVar(&o.killgate, "killgate", "bin/killgate", "killgate binary")
 	flag.StringVar(&o.mysqlDSN, "mysql", "root:@tcp(127.0.0.1:3306)/", "root DSN of the MariaDB to use")
-	flag.StringVar(&o.profile, "profile", os.Getenv("BENCH_PROFILE"), "directory: run killgate as its test binary and write a CPU profile per scenario there")
+	flag.StringVar(&o.profile, "profile", os.Getenv("BENCH_PROFILE"), "directory: run killgate as its test binary and write a CPU profile per scenario there (BENCH_PROFILE_WINDOW=60s lengthens the per-poll windows)")
 	flag.StringVar(&o.only, "only", os.Getenv("BENCH_ONLY"), "comma list of scenarios to run (micro,gateway,threshold,poll,reaction,burst,scale); default all")
 	flag.StringVar(&o.ptFlag, "ptkill", os.Getenv("BENCH_PTKILL"), "pt-kill binary (default: pt-kill on PATH; off = run killgate alone)")
 	flag.StringVar(&o.floorQuery, "floor-query", os.Getenv("BENCH_FLOOR_QUERY"), "the bare poller's processlist query (default: the one observed from killgate, else killgate's as of writing)")
@@ -130,6 +130,9 @@ func main() {
 	if o.quick {
 		o.runs, o.dur, o.warm, o.victims, o.window = 1, 2*time.Second, 500*time.Millisecond, 20, 3*time.Second
 		o.thrRounds, o.spread30, o.ptT30, o.pollReps, o.pollWindow = 1, 15*time.Second, false, 1, 10*time.Second
+	}
+	if w, err := time.ParseDuration(os.Getenv("BENCH_PROFILE_WINDOW")); err == nil && o.profile != "" {
+		o.pollWindow = w // enough samples: a poll costs about a millisecond
 	}
 	o.pt = findPtKill(o.ptFlag)
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0)) // killed victims make the driver log EOFs
