@@ -165,7 +165,7 @@ func (o *options) victimRound(b *benchDB, lock string, T, spread time.Duration, 
 	// Cross-check of "sent" against the server's own statement start:
 	// once every victim runs and before the first can cross, one read of
 	// TIME_MS; server start ≈ the read's midpoint − TIME_MS (± half a read).
-	if snapAt := start.Add(spread + 150*time.Millisecond); T > spread+time.Second {
+	if snapAt := start.Add(spread + 150*time.Millisecond); T >= spread+500*time.Millisecond {
 		time.Sleep(time.Until(snapAt))
 		t0 := time.Now()
 		rows, err := b.root.Query("SELECT ID, TIME_MS FROM information_schema.PROCESSLIST WHERE USER = ? AND COMMAND = 'Query'", b.victimUser)

@@ -112,7 +112,7 @@ func (r *report) writeI15Targets(p func(string, ...any)) {
 	p("killgate at its default `poll_interval` (%s); pt-kill %s at `--interval 1` (whole seconds only), same MariaDB,", dur(i15Interval), r.ptVersion())
 	p("same victims (sessions parked in `GET_LOCK` on a lock the bench holds), runs interleaved. Floors are measured in")
 	p("the same run; \"ratio\" columns are killgate ÷ floor and killgate ÷ pt-kill (below 1 = killgate better).")
-	p("The machine is shared with other engineers' test runs: single figures are noisy (see the load average above).")
+	p("The machine is shared with other engineers' test runs: single figures are noisy (see the load averages under Machine).")
 	p("")
 	p("| Target | killgate | Floor | killgate ÷ floor | pt-kill | killgate ÷ pt-kill | Verdict |")
 	p("|---|---|---|---|---|---|---|")
@@ -183,7 +183,7 @@ func (r *report) writeI15Targets(p func(string, ...any)) {
 			m := medWin(i.PollPT)
 			pt, ptr = cpuMs(m.cpuPerRead())+" per read", ratio(float64(kg.cpuPerRead()), float64(m.cpuPerRead()))
 		}
-		row(fmt.Sprintf("CPU per poll ≤ %.1f× a bare Go poller (same query, %d rows)", tgtPollCPU, fl.Rows),
+		row(fmt.Sprintf("CPU per poll ≤ %.1f× a bare Go poller (same query, %s rows)", tgtPollCPU, thousands(fl.Rows)),
 			cpuMs(kg.cpuPerRead())+" per read", cpuMs(fl.cpuPerRead())+" per read", ratio(float64(kg.cpuPerRead()), float64(fl.cpuPerRead())),
 			r.ptCell(pt), r.ptCell(ptr), verdict(float64(kg.cpuPerRead()) <= tgtPollCPU*float64(fl.cpuPerRead())))
 		row(fmt.Sprintf("(information) reads per minute with a task without `Time` (= 60 s ÷ poll_interval = %.0f)", pollPerMinute),
@@ -224,11 +224,11 @@ func (r *report) writeI15Targets(p func(string, ...any)) {
 		pt := "–"
 		for _, s := range rr.Sizes {
 			if s.PTVictims > 0 {
-				pt = fmt.Sprintf("p99 %s at %d sessions (1 s interval)", ms(s.PTGoneP99), s.Others)
+				pt = fmt.Sprintf("p99 %s at %s sessions (1 s interval)", ms(s.PTGoneP99), thousands(s.Others))
 			}
 		}
-		row(fmt.Sprintf("New-session reaction p99 ≤ interval + 2 reads (poll %s; worst of %d sizes)", rr.Interval, len(rr.Sizes)),
-			fmt.Sprintf("p99 %s at %d sessions", ms(worst.KillP99), worst.Others), ms(worst.Target), ratio(float64(worst.KillP99), float64(worst.Target)),
+		row(fmt.Sprintf("New-session reaction p99 ≤ interval + 2 reads (poll %s; worst of %d sizes)", dur(rr.Interval), len(rr.Sizes)),
+			fmt.Sprintf("p99 %s at %s sessions", ms(worst.KillP99), thousands(worst.Others)), ms(worst.Target), ratio(float64(worst.KillP99), float64(worst.Target)),
 			r.ptCell(pt), "–", verdict(all))
 	} else {
 		row("New-session reaction ≤ interval + 2 reads", notRun, "", "", "", "", "")
@@ -285,7 +285,7 @@ func (r *report) writeI15(p func(string, ...any)) {
 		p("Rule: \"kill sessions of user U running a statement (`Command` `Query`) for `Time` ≥ T seconds\". Victims are")
 		p("sessions of U that send `SELECT GET_LOCK(<lock held by the bench>, …)` at a uniform random offset within a")
 		p("%s window (T = 3 s) or %s (T = 30 s), so at random phases of any poller; %s idle sessions of another user", dur(i.Spread3), dur(i.Spread30), thousands(i.Others))
-		p("are present (%d processlist rows). **Lateness = the moment the victim's own blocked statement returned with", i.Rows)
+		p("are present (%s processlist rows). **Lateness = the moment the victim's own blocked statement returned with", thousands(i.Rows))
 		p("its connection's error − (the moment the bench sent it + T).** A victim still alive %s after its crossing", dur(missGrace))
 		p("counts as *missed* (the bench kills it); one killed before sent + T as *early* (a wrong kill: the server's")
 		p("statement start is never before the send). %d round(s) per tool at T = 3 s, tools alternating.", i.ThresholdRoundsPerTool)
@@ -352,7 +352,7 @@ func (r *report) writeI15(p func(string, ...any)) {
 	p("")
 	p("## B. Processlist reads and CPU (issue 15)")
 	p("")
-	p("Same %s idle sessions present (%d rows per read). Reads are counted two ways: by the reader itself", thousands(i.Others), i.Rows)
+	p("Same %s idle sessions present (%s rows per read). Reads are counted two ways: by the reader itself", thousands(i.Others), thousands(i.Rows))
 	p("(killgate's `killgate_processlist_polls_total{result=\"ok\"}` from `/metrics`; pt-kill's `--verbose` \"Checking")
 	p("processlist\" lines; the bare poller's own trace) and **by the server**: every reader connects with its own account")
 	p("and the bench turns MariaDB's `userstat` on for the run (restored after), so `information_schema.USER_STATISTICS`")
@@ -364,7 +364,7 @@ func (r *report) writeI15(p func(string, ...any)) {
 	p("and the general log would log every other engineer's statements too, so neither is used. The bare poller's")
 	p("row is a check of the method: its own count and the server's should agree.")
 	p("")
-	p("| Situation | killgate reads/min (own count) | killgate account, server side: full reads/min (rows sent ÷ %d) / SELECTs/min | pt-kill reads/min (own count) | `Com_show_processlist`/min (server-wide) | Window |", i.Rows)
+	p("| Situation | killgate reads/min (own count) | killgate account, server side: full reads/min (rows sent ÷ %s) / SELECTs/min | pt-kill reads/min (own count) | `Com_show_processlist`/min (server-wide) | Window |", thousands(i.Rows))
 	p("|---|---|---|---|---|---|")
 	srv := func(w window) string {
 		return fmt.Sprintf("%.1f / %.1f", w.perMin(w.fullReads(i.Rows)), w.perMin(w.Server))
@@ -414,7 +414,7 @@ func (r *report) writeI15(p func(string, ...any)) {
 			m := medWin(ws)
 			p("| %s | %.0f | %s | %s | %s |", name, m.perMin(m.Reads), cpuMs(m.cpuPerRead()), cpuMs(m.cpuPerMin()), ratio(float64(m.cpuPerRead()), float64(fl.cpuPerRead())))
 		}
-		wrow(fmt.Sprintf("**Floor**: bare Go poller (`kgbench poll-floor`: one pinned connection, the same query, rows scanned into a struct, %d rows)", fl.Rows), i.PollFloor)
+		wrow(fmt.Sprintf("**Floor**: bare Go poller (`kgbench poll-floor`: one pinned connection, the same query, rows scanned into a struct, %s rows)", thousands(fl.Rows)), i.PollFloor)
 		wrow("killgate, one task without `Time` matching nothing", i.PollKG)
 		if r.o.pt.Path != "" {
 			wrow("pt-kill "+r.ptVersion()+", `--interval 1`, a rule matching nothing", i.PollPT)
