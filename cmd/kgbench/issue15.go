@@ -39,6 +39,7 @@ type lateness struct {
 	Missed  int // not killed within missGrace of crossing
 	Early   int // killed before sent + T: a wrong kill
 	Offsets []time.Duration
+	Snaps   []time.Duration // durations of the TIME_MS reads behind Offsets
 	Rounds  int
 	// Oracle only: the re-check read of each kill, and the lateness without it.
 	Reads    []time.Duration
@@ -52,6 +53,7 @@ func (l *lateness) add(r *lateness) {
 	l.Missed += r.Missed
 	l.Early += r.Early
 	l.Offsets = append(l.Offsets, r.Offsets...)
+	l.Snaps = append(l.Snaps, r.Snaps...)
 	l.Reads = append(l.Reads, r.Reads...)
 	l.KillOnly = append(l.KillOnly, r.KillOnly...)
 	slices.Sort(l.Reads)
@@ -165,6 +167,7 @@ func (o *options) victimRound(b *benchDB, lock string, T, spread time.Duration, 
 	// Cross-check of "sent" against the server's own statement start:
 	// once every victim runs and before the first can cross, one read of
 	// TIME_MS; server start ≈ the read's midpoint − TIME_MS (± half a read).
+	var snap time.Duration
 	if snapAt := start.Add(spread + 150*time.Millisecond); T >= spread+500*time.Millisecond {
 		time.Sleep(time.Until(snapAt))
 		t0 := time.Now()
@@ -182,7 +185,8 @@ func (o *options) victimRound(b *benchDB, lock string, T, spread time.Duration, 
 				}
 			}
 			rows.Close()
-			mid := t0.Add(time.Since(t0) / 2)
+			snap = time.Since(t0)
+			mid := t0.Add(snap / 2)
 			mu.Lock()
 			for _, x := range got {
 				for i := range outs {
@@ -209,6 +213,9 @@ func (o *options) victimRound(b *benchDB, lock string, T, spread time.Duration, 
 		}
 	}
 	res := &lateness{Victims: n}
+	if snap > 0 {
+		res.Snaps = append(res.Snaps, snap)
+	}
 	for _, v := range outs {
 		deadline := v.sent.Add(T)
 		switch {

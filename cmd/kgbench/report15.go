@@ -104,7 +104,7 @@ func (r *report) writeI15Targets(p func(string, ...any)) {
 	p("## Issue 15 targets")
 	p("")
 	if r.o.pt.Path == "" {
-		p("> **pt-kill is NOT installed on this machine (%s): every pt-kill column below is empty and", r.o.pt.Reason)
+		p("> **pt-kill is NOT available (%s): every pt-kill column below is empty and", r.o.pt.Reason)
 		p("> killgate is shown alone.** Install it (`apt-get install -y percona-toolkit`) and rerun `make bench`")
 		p("> to get the side-by-side figures.")
 		p("")
@@ -320,16 +320,18 @@ func (r *report) writeI15(p func(string, ...any)) {
 			p("killgate ÷ pt-kill at T = 3 s: p50 %s, p99 %s.", ratio(float64(i.KG3.p(50)), float64(i.PT3.p(50))), ratio(float64(i.KG3.p(99)), float64(i.PT3.p(99))))
 			p("")
 		}
-		var offs []time.Duration
+		var offs, snaps []time.Duration
 		for _, l := range []*lateness{&i.Floor3, &i.KG3, &i.PT3, &i.KG30, &i.PT30} {
 			offs = append(offs, l.Offsets...)
+			snaps = append(snaps, l.Snaps...)
 		}
 		slices.Sort(offs)
+		slices.Sort(snaps)
 		if len(offs) > 0 {
 			p("Cross-check of the statement start: in each round, once every victim runs, one read of MariaDB's `TIME_MS`")
-			p("gives the server's own start of each statement (read midpoint − `TIME_MS`, ± half a read, %s here). Server start", lat(pct2(i.Floor3.Reads, 50)/2))
-			p("− bench send over %d victims: median %s, min %s, max %s — so the victim-side send time is the statement start", len(offs), lat(pct2(offs, 50)), lat(offs[0]), lat(offs[len(offs)-1]))
-			p("within the precision of that read.")
+			p("gives the server's own start of each statement (the read's midpoint − `TIME_MS`, uncertain by ± half the read;")
+			p("those %d reads took p50 %s, max %s). Server start − bench send over %d victims: median %s, p90 %s, min %s,", len(snaps), lat(pct2(snaps, 50)), lat(snaps[len(snaps)-1]), len(offs), lat(pct2(offs, 50)), lat(pct2(offs, 90)), lat(offs[0]))
+			p("max %s: the victim-side send time is the statement start to within about a millisecond plus that uncertainty.", lat(offs[len(offs)-1]))
 			p("")
 		}
 		p("- killgate's task: `{\"User\": U, \"Command\": \"Query\", \"Time\": T}` through `CreateKillTask`, created before and")
