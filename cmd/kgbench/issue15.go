@@ -40,7 +40,10 @@ type lateness struct {
 	Early   int // killed before sent + T: a wrong kill
 	Offsets []time.Duration
 	Snaps   []time.Duration // durations of the TIME_MS reads behind Offsets
-	Rounds  int
+	// SlowSnaps counts TIME_MS reads slower than maxSnap (machine load):
+	// their victims' offsets are left out.
+	SlowSnaps int
+	Rounds    int
 	// Oracle only: the re-check read of each kill, and the lateness without it.
 	Reads    []time.Duration
 	KillOnly []time.Duration
@@ -54,6 +57,7 @@ func (l *lateness) add(r *lateness) {
 	l.Early += r.Early
 	l.Offsets = append(l.Offsets, r.Offsets...)
 	l.Snaps = append(l.Snaps, r.Snaps...)
+	l.SlowSnaps += r.SlowSnaps
 	l.Reads = append(l.Reads, r.Reads...)
 	l.KillOnly = append(l.KillOnly, r.KillOnly...)
 	slices.Sort(l.Reads)
@@ -68,6 +72,10 @@ func (l *lateness) max() time.Duration {
 	}
 	return l.Late[len(l.Late)-1]
 }
+
+// maxSnap bounds the TIME_MS read of the start cross-check: an estimate is
+// only as precise as half that read.
+const maxSnap = 10 * time.Millisecond
 
 // missGrace: a victim still alive this long after its crossing is missed
 // (the bench then kills it itself).
@@ -216,6 +224,9 @@ func (o *options) victimRound(b *benchDB, lock string, T, spread time.Duration, 
 	if snap > 0 {
 		res.Snaps = append(res.Snaps, snap)
 	}
+	if snap > maxSnap {
+		res.SlowSnaps++
+	}
 	for _, v := range outs {
 		deadline := v.sent.Add(T)
 		switch {
@@ -226,7 +237,7 @@ func (o *options) victimRound(b *benchDB, lock string, T, spread time.Duration, 
 		default:
 			res.Late = append(res.Late, v.back.Sub(deadline))
 		}
-		if v.hasOffset {
+		if v.hasOffset && snap <= maxSnap {
 			res.Offsets = append(res.Offsets, v.offset)
 		}
 		if or != nil {

@@ -321,17 +321,22 @@ func (r *report) writeI15(p func(string, ...any)) {
 			p("")
 		}
 		var offs, snaps []time.Duration
+		slow := 0
 		for _, l := range []*lateness{&i.Floor3, &i.KG3, &i.PT3, &i.KG30, &i.PT30} {
 			offs = append(offs, l.Offsets...)
 			snaps = append(snaps, l.Snaps...)
+			slow += l.SlowSnaps
 		}
 		slices.Sort(offs)
 		slices.Sort(snaps)
-		if len(offs) > 0 {
+		if len(snaps) > 0 {
 			p("Cross-check of the statement start: in each round, once every victim runs, one read of MariaDB's `TIME_MS`")
 			p("gives the server's own start of each statement (the read's midpoint − `TIME_MS`, uncertain by ± half the read;")
-			p("those %d reads took p50 %s, max %s). Server start − bench send over %d victims: median %s, p90 %s, min %s,", len(snaps), lat(pct2(snaps, 50)), lat(snaps[len(snaps)-1]), len(offs), lat(pct2(offs, 50)), lat(pct2(offs, 90)), lat(offs[0]))
-			p("max %s: the victim-side send time is the statement start to within about a millisecond plus that uncertainty.", lat(offs[len(offs)-1]))
+			p("those %d reads took p50 %s, max %s; %d slower than %s under the machine's load were left out).", len(snaps), lat(pct2(snaps, 50)), lat(snaps[len(snaps)-1]), slow, lat(maxSnap))
+			if len(offs) > 0 {
+				p("Server start − bench send over %d victims: median %s, p90 %s, min %s, max %s — the victim-side send time", len(offs), lat(pct2(offs, 50)), lat(pct2(offs, 90)), lat(offs[0]), lat(offs[len(offs)-1]))
+				p("is the statement start to within that precision.")
+			}
 			p("")
 		}
 		p("- killgate's task: `{\"User\": U, \"Command\": \"Query\", \"Time\": T}` through `CreateKillTask`, created before and")
