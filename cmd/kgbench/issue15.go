@@ -29,7 +29,8 @@ type victimOutcome struct {
 	back      time.Time // when it returned
 	killed    bool      // it returned with an error (its connection was killed)
 	offset    time.Duration
-	hasOffset bool // offset = server-side start (now − TIME_MS) − sent
+	hasOffset bool          // offset = server-side start (now − TIME_MS) − sent
+	serverLo  time.Duration // lower bound of the server-side start − sent (read start − TIME_MS)
 }
 
 // lateness is the figure of one tool at one threshold.
@@ -43,7 +44,11 @@ type lateness struct {
 	// SlowSnaps counts TIME_MS reads slower than maxSnap (machine load):
 	// their victims' offsets are left out.
 	SlowSnaps int
-	Rounds    int
+	// Moved counts victims whose start was moved to the server's (by up to
+	// MovedMax); see victimRound.
+	Moved    int
+	MovedMax time.Duration
+	Rounds   int
 	// Oracle only: the re-check read of each kill, and the lateness without it.
 	Reads    []time.Duration
 	KillOnly []time.Duration
@@ -58,6 +63,8 @@ func (l *lateness) add(r *lateness) {
 	l.Offsets = append(l.Offsets, r.Offsets...)
 	l.Snaps = append(l.Snaps, r.Snaps...)
 	l.SlowSnaps += r.SlowSnaps
+	l.Moved += r.Moved
+	l.MovedMax = max(l.MovedMax, r.MovedMax)
 	l.Reads = append(l.Reads, r.Reads...)
 	l.KillOnly = append(l.KillOnly, r.KillOnly...)
 	slices.Sort(l.Reads)
@@ -199,7 +206,9 @@ func (o *options) victimRound(b *benchDB, lock string, T, spread time.Duration, 
 			for _, x := range got {
 				for i := range outs {
 					if outs[i].id == x.id && !outs[i].sent.IsZero() {
-						outs[i].offset = mid.Add(-time.Duration(x.ms * float64(time.Millisecond))).Sub(outs[i].sent)
+						tm := time.Duration(x.ms * float64(time.Millisecond))
+						outs[i].offset = mid.Add(-tm).Sub(outs[i].sent)
+						outs[i].serverLo = t0.Add(-tm).Sub(outs[i].sent)
 						outs[i].hasOffset = true
 					}
 				}
@@ -228,7 +237,19 @@ func (o *options) victimRound(b *benchDB, lock string, T, spread time.Duration, 
 		res.SlowSnaps++
 	}
 	for _, v := range outs {
+		// The statement starts when the server starts it: where the TIME_MS
+		// read proves that was later than the send (a stall of the victim's
+		// goroutine or of its server thread on the loaded machine), the
+		// crossing is counted from the read's lower bound of the server's
+		// start — never later than the true start, so a tool never looks
+		// earlier or less late than it is. The oracle's own deadline is the
+		// send + T: it is not corrected.
 		deadline := v.sent.Add(T)
+		if or == nil && v.hasOffset && snap <= maxSnap && v.serverLo > 0 {
+			deadline = deadline.Add(v.serverLo)
+			res.Moved++
+			res.MovedMax = max(res.MovedMax, v.serverLo)
+		}
 		switch {
 		case !v.killed || !v.back.Before(missAt):
 			res.Missed++
@@ -399,29 +420,30 @@ func (o *options) threshold(b *benchDB, lock string, res *i15Result) error {
 	defer kg.cleanup()
 	defer kg.stop()
 
-	// Floor: the oracle, one round.
-	or, err := b.newOracle()
-	if err != nil {
-		return err
-	}
-	fl, err := o.victimRound(b, lock, T3, res.Spread3, o.thrVictims, or)
-	or.close()
-	if err != nil {
-		return err
-	}
-	res.Floor3.add(fl)
-	logf("threshold T=3s: oracle floor p50 %s p99 %s max %s (re-check read p50 %s)", fl.p(50), fl.p(99), fl.max(), pct2(fl.Reads, 50))
-
-	// killgate (500 ms) and pt-kill (1 s), interleaved rounds.
+	// killgate (500 ms), pt-kill (1 s) and the oracle floor, interleaved
+	// rounds (the order rotates), so that each shares the machine's
+	// conditions with the others.
 	k0, _ := kg.metric("killgate_kills_total")
 	res.ThresholdRoundsPerTool = o.thrRounds
 	for r := range o.thrRounds {
-		tools := []string{"killgate", "pt-kill"}
-		if r%2 == 1 {
-			slices.Reverse(tools)
+		tools := []string{"oracle", "killgate", "pt-kill"}
+		for range r {
+			tools = append(tools[1:], tools[0])
 		}
 		for _, tool := range tools {
 			switch {
+			case tool == "oracle":
+				or, err := b.newOracle()
+				if err != nil {
+					return err
+				}
+				l, err := o.victimRound(b, lock, T3, res.Spread3, o.thrVictims, or)
+				or.close()
+				if err != nil {
+					return err
+				}
+				res.Floor3.add(l)
+				logf("threshold T=3s round %d: oracle floor p50 %s p99 %s max %s (re-check read p50 %s)", r+1, l.p(50), l.p(99), l.max(), pct2(l.Reads, 50))
 			case tool == "killgate":
 				l, err := o.kgRound(kg, b, lock, T3, res.Spread3, o.thrVictims)
 				if err != nil {

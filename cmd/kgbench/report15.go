@@ -288,7 +288,8 @@ func (r *report) writeI15(p func(string, ...any)) {
 		p("are present (%s processlist rows). **Lateness = the moment the victim's own blocked statement returned with", thousands(i.Rows))
 		p("its connection's error − (the moment the bench sent it + T).** A victim still alive %s after its crossing", dur(missGrace))
 		p("counts as *missed* (the bench kills it); one killed before sent + T as *early* (a wrong kill: the server's")
-		p("statement start is never before the send). %d round(s) per tool at T = 3 s, tools alternating.", i.ThresholdRoundsPerTool)
+		p("statement start is never before the send). %d round(s) per tool at T = 3 s, the oracle floor, killgate and pt-kill", i.ThresholdRoundsPerTool)
+		p("in turn (the order rotates each round).")
 		p("")
 		p("| Who | Interval | T | Victims | p50 | p99 | max | Missed | Early | p99 ÷ floor p99 |")
 		p("|---|---|---|---|---|---|---|---|---|---|")
@@ -334,8 +335,18 @@ func (r *report) writeI15(p func(string, ...any)) {
 			p("gives the server's own start of each statement (the read's midpoint − `TIME_MS`, uncertain by ± half the read;")
 			p("those %d reads took p50 %s, max %s; %d slower than %s under the machine's load were left out).", len(snaps), lat(pct2(snaps, 50)), lat(snaps[len(snaps)-1]), slow, lat(maxSnap))
 			if len(offs) > 0 {
-				p("Server start − bench send over %d victims: median %s, p90 %s, min %s, max %s — the victim-side send time", len(offs), lat(pct2(offs, 50)), lat(pct2(offs, 90)), lat(offs[0]), lat(offs[len(offs)-1]))
-				p("is the statement start to within that precision.")
+				p("Server start − bench send over %d victims: median %s, p90 %s, min %s, max %s.", len(offs), lat(pct2(offs, 50)), lat(pct2(offs, 90)), lat(offs[0]), lat(offs[len(offs)-1]))
+			}
+			moved, movedMax := 0, time.Duration(0)
+			for _, l := range []*lateness{&i.KG3, &i.PT3, &i.KG30, &i.PT30} {
+				moved += l.Moved
+				movedMax = max(movedMax, l.MovedMax)
+			}
+			if moved > 0 {
+				p("Where that read proves the server started a statement after the send (a stall of the victim's goroutine or of")
+				p("its server thread), the crossing is counted from the read's lower bound of the server's start instead: %d", moved)
+				p("victims of the tool rounds, moved by up to %s. The bound is never later than the true start, so a tool is", lat(movedMax))
+				p("never shown earlier or less late than it was; the oracle's own deadline stays send + T.")
 			}
 			p("")
 		}
