@@ -98,7 +98,7 @@ deps: ## the dependency direction holds: only gateway (and cmd) import gin; gate
 	@out=$$($(GO) list -deps ./cmd/killgatectl | grep -E 'gin-gonic|modernc\.org|sqlite|redis|prometheus|^killgate/gateway'); \
 	  if [ -n "$$out" ]; then echo "killgatectl must not link the server: $$out"; exit 1; fi
 
-bench: build ## regenerate docs/benchmarks.md (~8 min, bounded; starts and stops what it needs; BENCH_QUICK=1: ~2 min)
+bench: build ## regenerate docs/benchmarks.md (~12 min, bounded; starts and stops what it needs; pt-kill side by side when installed; BENCH_QUICK=1: ~3 min)
 	$(GO) build -o bin/kgbench ./cmd/kgbench
 	BENCH_QUICK=$(BENCH_QUICK) bin/kgbench -killgate bin/killgate -out docs/benchmarks.md
 

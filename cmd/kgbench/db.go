@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,12 @@ import (
 )
 
 const processlistQuery = "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST"
+
+// killgateQuery is killgate's full processlist read as of writing
+// (killtask/node.go readList). The bare poller of the per-poll CPU figure
+// uses the text observed from the running killgate when it can catch it
+// (observeQueries), else this one; -floor-query overrides both.
+const killgateQuery = "SELECT /* killgate */ ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST"
 
 // benchDB is the bench's own view of the shared MariaDB.
 type benchDB struct {
@@ -22,9 +29,17 @@ type benchDB struct {
 
 	victimUser, sleeperUser, idleUser string
 	schema                            string
+	// Accounts with PROCESS + CONNECTION ADMIN, one per reader, so that the
+	// server can count each one's statements apart (USER_STATISTICS):
+	// killgate enforcing (kg), killgate at rest (rest), pt-kill (pt) and
+	// the bare poller (floor).
+	kgUser, restUser, ptUser, floorUser string
+	nobody                              string // a user name no session has
 
 	oldMaxConn int64
 	raised     bool
+
+	oldUserstat string // @@userstat before the bench turned it on; "" = untouched
 }
 
 func openBenchDB(rootDSN string, prefix string) (*benchDB, error) {
@@ -40,6 +55,7 @@ func openBenchDB(rootDSN string, prefix string) (*benchDB, error) {
 	}
 	b := &benchDB{rootDSN: rootDSN, root: db, prefix: prefix, pw: "pw-" + prefix}
 	b.victimUser, b.sleeperUser, b.idleUser, b.schema = prefix+"v", prefix+"s", prefix+"i", prefix+"db"
+	b.kgUser, b.restUser, b.ptUser, b.floorUser, b.nobody = prefix+"k", prefix+"r", prefix+"p", prefix+"f", prefix+"nobody"
 	return b, nil
 }
 
@@ -56,12 +72,17 @@ func (b *benchDB) exec(q string, args ...any) error {
 // setup creates the throwaway users and schema and raises max_connections
 // to want (if the open-files limit allows), returning the value in force.
 func (b *benchDB) setup(want int64) (int64, error) {
-	for _, u := range []string{b.victimUser, b.sleeperUser, b.idleUser} {
+	for _, u := range b.users() {
+		priv := "USAGE"
+		switch u {
+		case b.kgUser, b.restUser, b.ptUser, b.floorUser:
+			priv = "PROCESS, CONNECTION ADMIN"
+		}
 		for _, h := range []string{"%", "localhost"} {
 			if err := b.exec(fmt.Sprintf("CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s'", u, h, b.pw)); err != nil {
 				return 0, err
 			}
-			if err := b.exec(fmt.Sprintf("GRANT USAGE ON *.* TO '%s'@'%s'", u, h)); err != nil {
+			if err := b.exec(fmt.Sprintf("GRANT %s ON *.* TO '%s'@'%s'", priv, u, h)); err != nil {
 				return 0, err
 			}
 		}
@@ -99,7 +120,8 @@ func (b *benchDB) setup(want int64) (int64, error) {
 // teardown drops the users and schema (killing their sessions first) and
 // restores max_connections.
 func (b *benchDB) teardown() {
-	for _, u := range []string{b.victimUser, b.sleeperUser, b.idleUser} {
+	b.restoreUserstat()
+	for _, u := range b.users() {
 		_ = b.exec(fmt.Sprintf("KILL CONNECTION USER '%s'", u))
 		for _, h := range []string{"%", "localhost"} {
 			_ = b.exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'%s'", u, h))
@@ -111,6 +133,55 @@ func (b *benchDB) teardown() {
 		b.raised = false
 	}
 	b.root.Close()
+}
+
+func (b *benchDB) users() []string {
+	return []string{b.victimUser, b.sleeperUser, b.idleUser, b.kgUser, b.restUser, b.ptUser, b.floorUser}
+}
+
+// enableUserstat turns MariaDB's per-account statistics on (userstat; off on
+// this server) so that the statements of each reader's account can be
+// counted from information_schema.USER_STATISTICS. It only adds counters;
+// the previous value is restored by restoreUserstat (also at teardown).
+func (b *benchDB) enableUserstat() error {
+	var cur string
+	if err := b.root.QueryRow("SELECT @@userstat").Scan(&cur); err != nil {
+		return err
+	}
+	if cur == "1" || strings.EqualFold(cur, "ON") {
+		return nil
+	}
+	if err := b.exec("SET GLOBAL userstat = 1"); err != nil {
+		return err
+	}
+	b.oldUserstat = cur
+	return nil
+}
+
+func (b *benchDB) restoreUserstat() {
+	if b.oldUserstat != "" {
+		_ = b.exec("SET GLOBAL userstat = " + b.oldUserstat)
+		b.oldUserstat = ""
+	}
+}
+
+// userStats returns SELECT_COMMANDS and ROWS_SENT of user from
+// USER_STATISTICS (every SELECT the account ran while userstat was on and
+// the rows they returned; 0 before its first). SHOW statements count in
+// neither.
+func (b *benchDB) userStats(user string) (selects, rowsSent int64) {
+	_ = b.root.QueryRow("SELECT SELECT_COMMANDS, ROWS_SENT FROM information_schema.USER_STATISTICS WHERE USER = ?", user).Scan(&selects, &rowsSent)
+	return selects, rowsSent
+}
+
+// comShowProcesslist returns the server-wide Com_show_processlist counter
+// (pt-kill reads with SHOW FULL PROCESSLIST, which USER_STATISTICS does
+// not count).
+func (b *benchDB) comShowProcesslist() int64 {
+	var name string
+	var n int64
+	_ = b.root.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_show_processlist'").Scan(&name, &n)
+	return n
 }
 
 func (b *benchDB) userDSN(user, db string) string {

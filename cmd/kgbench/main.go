@@ -5,7 +5,7 @@
 //
 //	kgbench [-quick] [-out docs/benchmarks.md] [-killgate bin/killgate]
 //	kgbench floor-server         (internal: the bare net/http floor)
-//	kgbench poll-floor N INTERVAL (internal: N bare processlist pollers)
+//	kgbench poll-floor N INTERVAL DSN [QUERY] (internal: N bare processlist pollers)
 package main
 
 import (
@@ -40,6 +40,20 @@ type options struct {
 	burst     int
 	sleepers  int
 	window    time.Duration
+
+	// Issue 15.
+	pt         ptInfo
+	ptFlag     string
+	ptCnf      string // pt-kill's defaults file
+	floorQuery string // -floor-query: the bare poller's query
+	others     int    // idle sessions present in the issue-15 scenarios
+	thrVictims int    // victims per threshold round
+	thrRounds  int    // T=3 rounds per tool
+	spread30   time.Duration
+	ptSpread30 time.Duration
+	ptT30      bool // run pt-kill at T=30 too
+	pollReps   int
+	pollWindow time.Duration
 }
 
 var (
@@ -89,7 +103,11 @@ func main() {
 		case "poll-floor":
 			n, _ := strconv.Atoi(os.Args[2])
 			iv, _ := time.ParseDuration(os.Args[3])
-			if err := pollFloor(os.Args[4], n, iv); err != nil {
+			q := processlistQuery
+			if len(os.Args) > 5 {
+				q = os.Args[5]
+			}
+			if err := pollFloor(os.Args[4], n, iv, q); err != nil {
 				log.Fatal(err)
 			}
 			return
@@ -100,14 +118,23 @@ func main() {
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "report to write")
 	flag.StringVar(&o.killgate, "killgate", "bin/killgate", "killgate binary")
 	flag.StringVar(&o.mysqlDSN, "mysql", "root:@tcp(127.0.0.1:3306)/", "root DSN of the MariaDB to use")
-	flag.StringVar(&o.profile, "profile", os.Getenv("BENCH_PROFILE"), "directory: run killgate as its test binary and write a CPU profile per scenario there")
-	flag.StringVar(&o.only, "only", os.Getenv("BENCH_ONLY"), "comma list of scenarios to run (gateway,reaction,burst,scale,micro); default all")
+	flag.StringVar(&o.profile, "profile", os.Getenv("BENCH_PROFILE"), "directory: run killgate as its test binary and write a CPU profile per scenario there (BENCH_PROFILE_WINDOW=60s lengthens the per-poll windows)")
+	flag.StringVar(&o.only, "only", os.Getenv("BENCH_ONLY"), "comma list of scenarios to run (micro,gateway,threshold,poll,reaction,burst,scale); default all")
+	flag.StringVar(&o.ptFlag, "ptkill", os.Getenv("BENCH_PTKILL"), "pt-kill binary (default: pt-kill on PATH; off = run killgate alone)")
+	flag.StringVar(&o.floorQuery, "floor-query", os.Getenv("BENCH_FLOOR_QUERY"), "the bare poller's processlist query (default: the one observed from killgate, else killgate's as of writing)")
 	flag.Parse()
 	o.runs, o.dur, o.warm, o.conns, o.victims, o.sizes, o.burst, o.sleepers, o.window =
-		3, 5*time.Second, time.Second, 64, 40, []int{30, 1000, 4000}, 1000, 16, 6*time.Second
+		3, 5*time.Second, time.Second, 64, 40, []int{30, 1000, 4000}, 500, 16, 6*time.Second
+	o.others, o.thrVictims, o.thrRounds, o.spread30, o.ptSpread30, o.ptT30, o.pollReps, o.pollWindow =
+		1000, 40, 3, 25*time.Second, 10*time.Second, true, 2, 20*time.Second
 	if o.quick {
 		o.runs, o.dur, o.warm, o.victims, o.window = 1, 2*time.Second, 500*time.Millisecond, 20, 3*time.Second
+		o.thrRounds, o.spread30, o.ptT30, o.pollReps, o.pollWindow = 1, 15*time.Second, false, 1, 10*time.Second
 	}
+	if w, err := time.ParseDuration(os.Getenv("BENCH_PROFILE_WINDOW")); err == nil && o.profile != "" {
+		o.pollWindow = w // enough samples: a poll costs about a millisecond
+	}
+	o.pt = findPtKill(o.ptFlag)
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0)) // killed victims make the driver log EOFs
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -118,9 +145,9 @@ func main() {
 		os.Exit(2)
 	}()
 	start := time.Now()
-	// Hard bound: whatever happens, stop, clean up and fail after 14 minutes.
-	time.AfterFunc(14*time.Minute, func() {
-		fmt.Fprintln(os.Stderr, "kgbench: time limit (14 min) reached: cleaning up")
+	// Hard bound: whatever happens, stop, clean up and fail after 16 minutes.
+	time.AfterFunc(16*time.Minute, func() {
+		fmt.Fprintln(os.Stderr, "kgbench: time limit (16 min) reached: cleaning up")
 		cleanup()
 		os.Exit(3)
 	})

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -142,6 +143,10 @@ type reactionSize struct {
 	RunKillP99   []time.Duration // per run
 	Target       time.Duration
 	PollsPerTick float64
+	// pt-kill at 1 s on the same size (victims of another user, killgate
+	// still polling for its own).
+	PTVictims, PTMissing int
+	PTGoneP50, PTGoneP99 time.Duration
 }
 
 type reactionResult struct {
@@ -233,6 +238,11 @@ func (o *options) reaction(b *benchDB) (*reactionResult, error) {
 		}
 		polls1, _ := kg.metric("killgate_processlist_polls_total", `result="ok"`)
 		rs.PollsPerTick = (polls1 - polls0) / (time.Since(p0).Seconds() / interval.Seconds())
+		if o.pt.Path != "" && size == o.others {
+			if err := o.ptReaction(b, query, &rs); err != nil {
+				return nil, err
+			}
+		}
 		res.Sizes = append(res.Sizes, rs)
 		logf("reaction: %d others (%d rows): processlist read p50 %s p99 %s", size, rows, rs.ReadP50, rs.ReadP99)
 	}
@@ -273,6 +283,51 @@ func (o *options) reaction(b *benchDB) (*reactionResult, error) {
 	return res, nil
 }
 
+// ptReaction runs pt-kill (1 s) on the reaction workload: o.victims
+// sessions of the sleeper user start query at random phases; the rule is
+// the task's (User + Info prefix).
+func (o *options) ptReaction(b *benchDB, query string, rs *reactionSize) error {
+	pk, err := o.startPtKill(b, "--match-user", "^"+b.sleeperUser+"$", "--match-command", "Query", "--match-info", "^SELECT GET_LOCK")
+	if err != nil {
+		return err
+	}
+	defer pk.stop()
+	vs, err := b.openSessions(b.sleeperUser, "", o.victims)
+	if err != nil {
+		return err
+	}
+	defer vs.close()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var gs []time.Duration
+	for _, c := range vs.conns {
+		time.Sleep(50*time.Millisecond + rand.N(100*time.Millisecond))
+		wg.Go(func() {
+			t0 := time.Now()
+			_, err := c.ExecContext(context.Background(), query)
+			d := time.Since(t0)
+			mu.Lock()
+			if err != nil && d < 14*time.Second {
+				gs = append(gs, d)
+			}
+			mu.Unlock()
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = b.exec(fmt.Sprintf("KILL CONNECTION USER '%s'", b.sleeperUser))
+		<-done
+	}
+	slices.Sort(gs)
+	rs.PTVictims, rs.PTMissing = o.victims, o.victims-len(gs)
+	rs.PTGoneP50, rs.PTGoneP99 = pct2(gs, 50), pct2(gs, 99)
+	logf("reaction: %d others: pt-kill (1 s) gone p50 %s p99 %s (%d missed)", rs.Others, rs.PTGoneP50, rs.PTGoneP99, rs.PTMissing)
+	return nil
+}
+
 func pct2(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
@@ -291,10 +346,36 @@ type burstRun struct {
 	KGp50, KGWithp50                        time.Duration
 	SleepersKilled                          int
 	FirstKill, LastKill                     time.Duration // killgate history, from task creation
+	PT, PTp50, PTFromRead                   time.Duration // pt-kill: from its start; from its first read
+	FloorRead                               time.Duration // the floor's processlist read
+}
+
+// readIDs reads the processlist once with killgate's query and returns the
+// ids of the sessions in database db.
+func readIDs(c *sql.Conn, db string) ([]uint64, error) {
+	rows, err := c.QueryContext(context.Background(), killgateQuery)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []uint64
+	var id uint64
+	var user, host, dbn, cmd, state, info sql.NullString
+	var tm sql.NullInt64
+	for rows.Next() {
+		if err := rows.Scan(&id, &user, &host, &dbn, &cmd, &tm, &state, &info); err != nil {
+			return nil, err
+		}
+		if dbn.String == db {
+			ids = append(ids, id)
+		}
+	}
+	return ids, rows.Err()
 }
 
 type burstResult struct {
 	N, Sleepers int
+	Interval    time.Duration
 	Runs        []burstRun
 	HWM         float64
 }
@@ -317,8 +398,8 @@ func waitAll(gone []chan time.Time, t0 time.Time, timeout time.Duration) ([]time
 }
 
 func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
-	const interval = 200 * time.Millisecond
-	res := &burstResult{N: o.burst, Sleepers: o.sleepers}
+	const interval = i15Interval // killgate's default
+	res := &burstResult{N: o.burst, Sleepers: o.sleepers, Interval: interval}
 	lock, err := b.holdLock(b.prefix + "burst")
 	if err != nil {
 		return nil, err
@@ -347,7 +428,8 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 	task := fmt.Sprintf(`{"InstanceId":"cdb-bench","Duration":3600,"DB":%q}`, b.schema)
 	for r := range o.runs {
 		var run burstRun
-		// Floor: the bench KILLs them itself over 8 connections.
+		// Floor: one processlist read (killgate's query), the sessions of
+		// the schema picked from it, KILLed by the bench over 8 connections.
 		vs, gone, err := openVictims()
 		if err != nil {
 			return nil, err
@@ -359,11 +441,16 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 			}
 		}
 		t0 := time.Now()
+		ids, err := readIDs(conns[0], b.schema)
+		if err != nil {
+			return nil, err
+		}
+		run.FloorRead = time.Since(t0)
 		var wg sync.WaitGroup
 		for w, c := range conns {
 			wg.Go(func() {
-				for i := w; i < len(vs.ids); i += len(conns) {
-					_, _ = c.ExecContext(context.Background(), fmt.Sprintf("KILL CONNECTION %d", vs.ids[i]))
+				for i := w; i < len(ids); i += len(conns) {
+					_, _ = c.ExecContext(context.Background(), fmt.Sprintf("KILL CONNECTION %d", ids[i]))
 				}
 			})
 		}
@@ -456,8 +543,34 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 		if len(sds) > 0 {
 			run.Sleepers = sds[len(sds)-1]
 		}
-		logf("burst run %d: floor %s (KILLs %s), killgate %s, with %d SLEEP victims %s (SLEEP victims gone: %d, last %s)",
-			r+1, run.Floor, run.FloorKills, run.KG, o.sleepers, run.KGWith, run.SleepersKilled, run.Sleepers)
+
+		// pt-kill, started when the sessions are there (its start-up is
+		// part of its figure, as the task creation is part of killgate's).
+		if o.pt.Path != "" {
+			vs, gone, err = openVictims()
+			if err != nil {
+				return nil, err
+			}
+			t0 = time.Now()
+			pk, err := o.startPtKill(b, "--match-db", "^"+b.schema+"$")
+			if err != nil {
+				vs.close()
+				return nil, err
+			}
+			ds, missing = waitAll(gone, t0, 20*time.Second)
+			pk.stop()
+			vs.close()
+			if missing > 0 {
+				return nil, fmt.Errorf("burst: %d of %d sessions not killed by pt-kill within 20s", missing, o.burst)
+			}
+			run.PT, run.PTp50 = ds[len(ds)-1], pct2(ds, 50)
+			if first, ok := pk.reads.first(); ok {
+				run.PTFromRead = t0.Add(run.PT).Sub(first)
+			}
+			logf("burst run %d: pt-kill %s from its start, %s from its first read", r+1, run.PT, run.PTFromRead)
+		}
+		logf("burst run %d: floor %s (read %s, read+KILLs %s), killgate %s, with %d SLEEP victims %s (SLEEP victims gone: %d, last %s)",
+			r+1, run.Floor, run.FloorRead, run.FloorKills, run.KG, o.sleepers, run.KGWith, run.SleepersKilled, run.Sleepers)
 		res.Runs = append(res.Runs, run)
 	}
 	res.HWM = kg.hwmMiB()
@@ -589,7 +702,7 @@ func (o *options) scale(b *benchDB) (*scaleResult, error) {
 	// Floor: the same reads by a bare Go program (50 pinned connections,
 	// one full processlist read each per interval, rows scanned).
 	self, _ := os.Executable()
-	fp, fout, err := startProc(self, "poll-floor", fmt.Sprint(res.FleetInstances), interval.String(), b.rootDSN)
+	fp, fout, err := startProc(self, "poll-floor", fmt.Sprint(res.FleetInstances), interval.String(), b.rootDSN, killgateQuery)
 	if err != nil {
 		return nil, err
 	}
@@ -625,9 +738,23 @@ func startProc(bin string, args ...string) (*kgProc, *bytes.Buffer, error) {
 	return p, &out, nil
 }
 
-// pollFloor runs n pollers that read the full processlist every interval
-// (timer reset after each read, as killgate's worker does), until SIGTERM.
-func pollFloor(dsn string, n int, interval time.Duration) error {
+// pollFloor runs n pollers that read the full processlist with query every
+// interval (timer reset after each read, as killgate's worker does), until
+// SIGTERM. With KGBENCH_FLOOR_TRACE=1 it prints "r <rows>" after each read;
+// with KGBENCH_FLOOR_CPUPROFILE=<file> it writes a CPU profile there.
+func pollFloor(dsn string, n int, interval time.Duration, query string) error {
+	if path := os.Getenv("KGBENCH_FLOOR_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	trace := os.Getenv("KGBENCH_FLOOR_TRACE") == "1"
+	var outMu sync.Mutex
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		return err
@@ -653,6 +780,7 @@ func pollFloor(dsn string, n int, interval time.Duration) error {
 			}
 			defer c.Close()
 			var buf []proc
+			var generic []sql.NullString
 			t := time.NewTimer(interval)
 			for {
 				select {
@@ -660,24 +788,49 @@ func pollFloor(dsn string, n int, interval time.Duration) error {
 					return
 				case <-t.C:
 				}
-				rows, err := c.QueryContext(ctx, processlistQuery)
+				rows, err := c.QueryContext(ctx, query)
 				if err != nil && ctx.Err() == nil {
 					errReads.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
 				}
 				if err == nil {
-					okReads.Add(1)
 					buf = buf[:0]
+					cols, _ := rows.Columns()
 					var user, host, dbn, cmd, state, info sql.NullString
 					var tm sql.NullInt64
 					for rows.Next() {
 						var p proc
-						if rows.Scan(&p.ID, &user, &host, &dbn, &cmd, &tm, &state, &info) == nil {
-							p.User, p.Host, p.DB, p.Cmd, p.Time, p.State, p.Info = user.String, host.String, dbn.String, cmd.String, tm.Int64, state.String, info.String
+						if len(cols) == 8 {
+							if rows.Scan(&p.ID, &user, &host, &dbn, &cmd, &tm, &state, &info) == nil {
+								p.User, p.Host, p.DB, p.Cmd, p.Time, p.State, p.Info = user.String, host.String, dbn.String, cmd.String, tm.Int64, state.String, info.String
+								buf = append(buf, p)
+							}
+							continue
+						}
+						// Another column list (a -floor-query): every column as text.
+						generic = slices.Grow(generic[:0], len(cols))[:len(cols)]
+						dest := make([]any, len(cols))
+						for i := range generic {
+							dest[i] = &generic[i]
+						}
+						if rows.Scan(dest...) == nil {
+							p.Info = generic[len(generic)-1].String
 							buf = append(buf, p)
 						}
 					}
+					err = rows.Err()
 					rows.Close()
+					if err != nil && ctx.Err() == nil {
+						errReads.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+					} else if err == nil {
+						okReads.Add(1)
+						if trace {
+							outMu.Lock()
+							fmt.Printf("r %d\n", len(buf))
+							outMu.Unlock()
+						}
+					}
 					// the match step of a task that matches nothing
 					for i := range buf {
 						if strings.EqualFold(buf[i].User, "kgb_nobody") {
