@@ -2,6 +2,7 @@ package killtask
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ const (
 	// sent are read in it too (the server computes the rows a little after
 	// the send, by then they have crossed).
 	dueCoalesce = 200 * time.Microsecond
+	// dueEarlyWake: the poller's timer is set this much before a crossing
+	// and the rest is waited out precisely (timer resolution is ~1 ms).
+	dueEarlyWake = 1500 * time.Microsecond
 )
 
 // planDue rebuilds the node's due kills from a full read: every session not
@@ -92,6 +96,21 @@ func (n *node) planDue(ps []Process, st readStamp, tasks []*Task, skip func(uint
 	}
 	slices.SortFunc(n.due, func(a, b dueKill) int { return a.at.Compare(b.at) })
 	n.duePlanned.Store(int64(len(n.due)))
+	if len(n.due) > 0 {
+		n.warmKillPool()
+	}
+}
+
+// warmKillPool makes sure the kill pool holds an open connection, so that a
+// KILL at a Time crossing does not first dial and identify one.
+func (n *node) warmKillPool() {
+	_, kdb, err := n.pools()
+	if err != nil || kdb.Stats().Idle > 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.pollTimeout())
+	defer cancel()
+	_ = kdb.PingContext(ctx)
 }
 
 // clearDue drops every due kill.
@@ -128,8 +147,17 @@ func (n *node) nextDue() time.Time {
 // statement whose crossing the server's own reading confirms. Sessions a
 // hair short stay due; the others are dropped.
 func (n *node) fireDue(ctx context.Context) {
-	if len(n.due) == 0 || time.Now().Before(n.nextDue()) {
+	if len(n.due) == 0 {
 		return
+	}
+	if wait := time.Until(n.nextDue()); wait > dueEarlyWake {
+		return
+	} else if wait > 0 {
+		// Woken dueEarlyWake ahead (run): yield until the crossing, so
+		// that the re-read leaves within microseconds of it.
+		for time.Now().Before(n.nextDue()) {
+			runtime.Gosched()
+		}
 	}
 	e := n.e
 	if n.pollConn == nil || !n.owns() {

@@ -43,6 +43,7 @@ func TestPlanDue(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := e.instances["i"].nodes[0]
+	t.Cleanup(n.close) // planDue warms the kill pool
 	n.rtt = 100 * time.Microsecond
 	sent := time.Now()
 	st := readStamp{sent: sent, recv: sent.Add(3 * time.Millisecond), self: 400 * time.Microsecond}

@@ -138,7 +138,9 @@ func (n *node) pools() (*sql.DB, *sql.DB, error) {
 		k := n.e.cfg.KillConcurrency
 		kdb.SetMaxOpenConns(k * stalledFactor)
 		kdb.SetMaxIdleConns(k)
-		kdb.SetConnMaxIdleTime(time.Minute)
+		// A KILL at a Time crossing must not wait for a new connection:
+		// while crossings are pending, one is kept warm (warmKillPool).
+		kdb.SetConnMaxIdleTime(10 * time.Minute)
 		n.db, n.killDB = db, kdb
 	}
 	return n.db, n.killDB, nil

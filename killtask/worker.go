@@ -28,6 +28,12 @@ func (n *node) run(ctx context.Context) {
 			wake := n.nextWake()
 			var tc <-chan time.Time
 			if !wake.IsZero() {
+				// Timers fire up to a millisecond late (the poller's wait has
+				// millisecond resolution): wake a little early for a Time
+				// crossing and wait out the rest precisely (fireDue).
+				if d := n.nextDue(); !d.IsZero() && !wake.Before(d) {
+					wake = d.Add(-dueEarlyWake)
+				}
 				timer.Reset(time.Until(wake)) // Go ≥ 1.23: no stale tick survives Reset
 				tc = timer.C
 			}
