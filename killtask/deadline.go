@@ -139,7 +139,27 @@ func (n *node) nextDue() time.Time {
 	if len(n.due) == 0 {
 		return time.Time{}
 	}
-	return n.due[0].at
+	return n.due[0].at.Add(-n.dueLead)
+}
+
+// noteSelf keeps the lead of the re-reads at crossings: a server computes a
+// read's rows `self` after it starts the statement (MariaDB: opening the
+// information_schema table takes most of a small read), so a re-read sent
+// that much before a crossing still has its rows computed after it. The lead
+// is 80 % of the smallest of the last reads' self, so it errs early rarely;
+// when it does, the server's reading shows the threshold not yet reached and
+// the session is read again (never killed early).
+func (n *node) noteSelf(self time.Duration) {
+	if self < 0 {
+		return
+	}
+	n.selfs[n.selfN%len(n.selfs)] = self
+	n.selfN++
+	m := self
+	for i := range min(n.selfN, len(n.selfs)) {
+		m = min(m, n.selfs[i])
+	}
+	n.dueLead = min(m*8/10, 5*time.Millisecond)
 }
 
 // fireDue re-reads the sessions whose crossing has come (with those due
@@ -169,17 +189,18 @@ func (n *node) fireDue(ctx context.Context) {
 		n.clearDue()
 		return
 	}
-	limit := time.Now().Add(dueCoalesce)
+	limit := time.Now().Add(n.dueLead + dueCoalesce)
 	k := 0
 	for k < len(n.due) && !n.due[k].at.After(limit) {
 		k++
 	}
 	batch := slices.Clone(n.due[:k])
 	n.due = slices.Delete(n.due, 0, k)
-	ids := make([]uint64, len(batch))
+	ids := make([]uint64, len(batch), len(batch)+1)
 	for i := range batch {
 		ids[i] = batch[i].p.ID
 	}
+	ids = append(ids, n.pollConnID.Load()) // our own row gives the read's self (noteSelf)
 	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
 	n.dueReads.Add(1)
 	fresh, st, err := n.readListAt(rctx, n.pollConn, ids, nil)
@@ -192,6 +213,7 @@ func (n *node) fireDue(ctx context.Context) {
 		}
 		return
 	}
+	n.noteSelf(st.self)
 	byID := make(map[uint64]*Process, len(fresh))
 	for i := range fresh {
 		byID[fresh[i].ID] = &fresh[i]

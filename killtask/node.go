@@ -63,7 +63,10 @@ type node struct {
 	due        dueKills      // sessions that will cross a task's Time: kill on the dot (deadline.go)
 	nextRead   time.Time     // when the next full read is due; zero while idle
 	rtt        time.Duration // round trip to the server on the poll connection (ping at connect)
-	nextExpiry time.Time     // when the first active task of the instance expires (monotonic); zero: none
+	dueLead    time.Duration // how early a re-read at a crossing is sent (noteSelf)
+	selfs      [8]time.Duration
+	selfN      int
+	nextExpiry time.Time // when the first active task of the instance expires (monotonic); zero: none
 
 	pollConnID atomic.Uint64 // id of the pinned poll connection, 0 when none
 	polls      atomic.Int64  // successful processlist reads by the poller

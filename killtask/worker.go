@@ -162,6 +162,7 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 		return failures, every
 	}
 	n.polls.Add(1)
+	n.noteSelf(st.self)
 	if changed {
 		e.log.Info("processlist read recovered", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id))
 	}
