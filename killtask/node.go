@@ -66,7 +66,8 @@ type node struct {
 	dueLead    time.Duration // how early a re-read at a crossing is sent (noteSelf)
 	selfs      [8]time.Duration
 	selfN      int
-	nextExpiry time.Time // when the first active task of the instance expires (monotonic); zero: none
+	readCost   time.Duration // how long the last full read took
+	nextExpiry time.Time     // when the first active task of the instance expires (monotonic); zero: none
 
 	pollConnID atomic.Uint64 // id of the pinned poll connection, 0 when none
 	polls      atomic.Int64  // successful processlist reads by the poller

@@ -46,7 +46,16 @@ func (n *node) run(ctx context.Context) {
 			}
 		}
 		now := time.Now()
-		if poked || (!n.nextRead.IsZero() && !now.Before(n.nextRead)) || n.expiryDue(now) {
+		due := poked || (!n.nextRead.IsZero() && !now.Before(n.nextRead)) || n.expiryDue(now)
+		if due && !poked {
+			// A Time crossing comes before this read would end: serve it
+			// first (a read of thousands of sessions takes milliseconds),
+			// and read right after it.
+			if d := n.nextDue(); !d.IsZero() && d.Before(now.Add(n.readCost+time.Millisecond)) {
+				n.nextRead, due = d.Add(dueEarlyWake), false
+			}
+		}
+		if due {
 			poked = false
 			failures, every := n.tick(ctx)
 			switch {
@@ -163,6 +172,7 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 	}
 	n.polls.Add(1)
 	n.noteSelf(st.self)
+	n.readCost = st.recv.Sub(st.sent)
 	if changed {
 		e.log.Info("processlist read recovered", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id))
 	}
