@@ -232,8 +232,15 @@ func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	ri := info(c)
 	ri.RequestID = uuid.NewString()
+	var body *bodyTracker
+	if r := c.Request; r.Body != nil && r.Body != http.NoBody {
+		body = &bodyTracker{ReadCloser: r.Body, left: r.ContentLength}
+		r.Body = body
+	}
 	c.Next()
-	drainBody(c, ri.Door)
+	if body != nil && !body.done {
+		drainBody(c, ri.Door)
+	}
 	fields := []zap.Field{
 		zap.String(fRequestID, ri.RequestID),
 		zap.String(fDoor, ri.Door),
@@ -253,6 +260,23 @@ func (s *Server) accessLog(c *gin.Context) {
 	if s.cfg.Requests != nil {
 		s.cfg.Requests.Request(ri.Door, ri.Action, ri.Code, time.Since(start))
 	}
+}
+
+// bodyTracker notes whether a request body was read to its end.
+type bodyTracker struct {
+	io.ReadCloser
+	left int64 // bytes still to come when the length is known; -1 otherwise
+	done bool
+}
+
+func (b *bodyTracker) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if b.left >= 0 {
+		b.left -= int64(n)
+		b.done = b.done || b.left <= 0
+	}
+	b.done = b.done || err != nil
+	return n, err
 }
 
 // drainBody reads and discards what is left of a request body that was
