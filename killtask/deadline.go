@@ -113,6 +113,26 @@ func (n *node) warmKillPool() {
 	_ = kdb.PingContext(ctx)
 }
 
+// warmKillsAsync opens, in the background, kill connections up to want
+// (at most kill_concurrency) while the poller re-checks a batch: a burst of
+// KILLs then finds its connections dialled and identified.
+func (n *node) warmKillsAsync(want int) {
+	_, kdb, err := n.pools()
+	if err != nil {
+		return
+	}
+	want = min(want, n.e.cfg.KillConcurrency)
+	for range want - kdb.Stats().Idle {
+		n.e.kills.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), n.pollTimeout())
+			defer cancel()
+			if c, err := kdb.Conn(ctx); err == nil {
+				c.Close()
+			}
+		})
+	}
+}
+
 // clearDue drops every due kill.
 func (n *node) clearDue() {
 	n.due = n.due[:0]

@@ -199,6 +199,9 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 	if len(cands) == 0 {
 		return 0, every
 	}
+	if len(cands) > 1 {
+		n.warmKillsAsync(len(cands)) // dial while the re-check reads
+	}
 	// Re-check just before killing: ids are reused, and a session may have
 	// moved on since the read. One query for the whole batch.
 	ids := make([]uint64, len(cands))
