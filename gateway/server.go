@@ -188,6 +188,7 @@ type reqInfo struct {
 	Action    string
 	Caller    string
 	Code      string // API error code, "" on success
+	bodyRead  bool   // the door read the whole body (no drain needed)
 	Err       error  // internal cause, logged only
 }
 
@@ -232,13 +233,8 @@ func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	ri := info(c)
 	ri.RequestID = uuid.NewString()
-	var body *bodyTracker
-	if r := c.Request; r.Body != nil && r.Body != http.NoBody {
-		body = &bodyTracker{ReadCloser: r.Body, left: r.ContentLength}
-		r.Body = body
-	}
 	c.Next()
-	if body != nil && !body.done {
+	if !ri.bodyRead {
 		drainBody(c, ri.Door)
 	}
 	fields := []zap.Field{
@@ -260,23 +256,6 @@ func (s *Server) accessLog(c *gin.Context) {
 	if s.cfg.Requests != nil {
 		s.cfg.Requests.Request(ri.Door, ri.Action, ri.Code, time.Since(start))
 	}
-}
-
-// bodyTracker notes whether a request body was read to its end.
-type bodyTracker struct {
-	io.ReadCloser
-	left int64 // bytes still to come when the length is known; -1 otherwise
-	done bool
-}
-
-func (b *bodyTracker) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if b.left >= 0 {
-		b.left -= int64(n)
-		b.done = b.done || b.left <= 0
-	}
-	b.done = b.done || err != nil
-	return n, err
 }
 
 // drainBody reads and discards what is left of a request body that was

@@ -59,3 +59,29 @@ func (b *bufferedSink) Sync() error {
 	}
 	return b.out.Sync()
 }
+
+// flushingCore writes warnings and errors out at once (an operator tailing
+// the log sees a failure when it happens); info lines (access, kills) wait
+// for the buffer.
+type flushingCore struct{ zapcore.Core }
+
+func (c flushingCore) With(fields []zapcore.Field) zapcore.Core {
+	return flushingCore{c.Core.With(fields)}
+}
+
+func (c flushingCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c flushingCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	err := c.Core.Write(e, fields)
+	if e.Level >= zapcore.WarnLevel {
+		if serr := c.Core.Sync(); err == nil {
+			err = serr
+		}
+	}
+	return err
+}

@@ -42,9 +42,18 @@ func main() {
 // environment still decides when set (docs/operations.md).
 const defaultGCPercent = 400
 
+// defaultMemoryLimit keeps that from letting garbage pile up: past it the
+// collector runs as often as it must (released request bodies are collected
+// at once; see the body budget in docs/operations.md). GOMEMLIMIT in the
+// environment decides when set.
+const defaultMemoryLimit = 192 << 20
+
 func run(args []string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	fs := flag.NewFlagSet("killgate", flag.ContinueOnError)
 	cfgPath := fs.String("config", os.Getenv("KILLGATE_CONFIG"), "config file (or $KILLGATE_CONFIG)")
@@ -116,8 +125,9 @@ func watchdog(done <-chan struct{}, after time.Duration, log *zap.Logger) {
 }
 
 // newLogger builds the process's logger: JSON (or console) lines on stderr,
-// buffered (logbuf.go; flushed within a second and on shutdown), never
-// sampled — every request and every kill attempt gets its line.
+// buffered (logbuf.go; flushed within a second, at once for warnings and
+// errors, and on shutdown), never sampled — every request and every kill
+// attempt gets its line.
 func newLogger(c LogConfig) (*zap.Logger, error) {
 	lvl, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
@@ -134,7 +144,7 @@ func newLogger(c LogConfig) (*zap.Logger, error) {
 		enc = zapcore.NewJSONEncoder(ec)
 	}
 	sink := newBufferedSink(zapcore.Lock(os.Stderr), logBufferSize, logFlushEvery)
-	return zap.New(zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(lvl)),
+	return zap.New(flushingCore{zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(lvl))},
 		zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
 }
 
@@ -251,6 +261,7 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 		zap.String("replica", eng.ReplicaID()), zap.Bool("leases", cfg.Store.Driver == "mysql"),
 		zap.Bool("ratelimit_redis", cfg.RateLimit.Redis.Addr != ""))
 	log.Info("console: http://" + ln.Addr().String() + "/console/") // web console (docs/console.md)
+	_ = log.Sync()                                                  // the start-up lines now, not within a second
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
