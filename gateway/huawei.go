@@ -64,6 +64,7 @@ func (s *Server) serveHuawei(c *gin.Context, ri *reqInfo, act actions.Action) (a
 	if err != nil {
 		return nil, bodyError(err, hwMaxBody)
 	}
+	ri.bodyRead = true
 	if err := huaweiVerify(r, id, body); err != nil {
 		return nil, err
 	}

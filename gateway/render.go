@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -40,16 +41,17 @@ func noteError(c *gin.Context, ri *reqInfo, code string, err error) {
 // "application/json", success fields or Error, and the RequestId.
 func (s *Server) writeTC(c *gin.Context, resp any, err error) {
 	ri := info(c)
-	var body []byte
 	if err == nil {
-		body, err = successEnvelope(resp, ri.RequestID)
+		buf := envelopePool.Get().(*bytes.Buffer)
+		defer putEnvelope(buf)
+		if err = writeSuccess(buf, resp, ri.RequestID); err == nil {
+			c.Data(http.StatusOK, "application/json", buf.Bytes())
+			return
+		}
 	}
-	if err != nil {
-		code, msg := publicError(err)
-		noteError(c, ri, code, err)
-		body = errorEnvelope(code, msg, ri.RequestID)
-	}
-	c.Data(http.StatusOK, "application/json", body)
+	code, msg := publicError(err)
+	noteError(c, ri, code, err)
+	c.Data(http.StatusOK, "application/json", errorEnvelope(code, msg, ri.RequestID))
 }
 
 // publicError returns the code and the message a Tencent caller may see.
@@ -232,26 +234,49 @@ func appendJSONString(b []byte, s string) []byte {
 // successEnvelope wraps the action's output object as
 // {"Response":{<fields>,"RequestId":"…"}}.
 func successEnvelope(resp any, requestID string) ([]byte, error) {
-	out, err := jsonMarshal(resp)
-	if err != nil {
+	var b bytes.Buffer
+	if err := writeSuccess(&b, resp, requestID); err != nil {
 		return nil, err
 	}
-	out = bytes.TrimSpace(out)
-	if len(out) < 2 || out[0] != '{' {
-		return nil, errors.New("gateway: action output is not a JSON object")
-	}
-	var b bytes.Buffer
-	b.Grow(len(out) + 64)
+	return b.Bytes(), nil
+}
+
+// writeSuccess writes successEnvelope's bytes into b (reset first), encoding
+// the output in place: every answer goes through here, so it costs one
+// encode and no copy.
+func writeSuccess(b *bytes.Buffer, resp any, requestID string) error {
+	b.Reset()
 	b.WriteString(`{"Response":`)
-	b.Write(out[:len(out)-1])
-	if len(out) > 2 {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(resp); err != nil {
+		return err
+	}
+	out := bytes.TrimRight(b.Bytes(), " \t\r\n")
+	body := out[len(`{"Response":`):]
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' {
+		return errors.New("gateway: action output is not a JSON object")
+	}
+	b.Truncate(len(out) - 1) // drop the output's closing brace
+	if len(body) > 2 {
 		b.WriteByte(',')
 	}
 	b.WriteString(`"RequestId":`)
-	rid, _ := json.Marshal(requestID)
-	b.Write(rid)
+	b.Write(appendJSONString(b.AvailableBuffer(), requestID))
 	b.WriteString(`}}`)
-	return b.Bytes(), nil
+	return nil
+}
+
+// envelopePool recycles answer buffers; a buffer that grew past
+// maxPooledEnvelope (a large listing) is not kept.
+var envelopePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledEnvelope = 64 << 10
+
+func putEnvelope(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledEnvelope {
+		envelopePool.Put(b)
+	}
 }
 
 func jsonMarshal(v any) ([]byte, error) {

@@ -188,6 +188,7 @@ type reqInfo struct {
 	Action    string
 	Caller    string
 	Code      string // API error code, "" on success
+	bodyRead  bool   // the door read the whole body (no drain needed)
 	Err       error  // internal cause, logged only
 }
 
@@ -233,7 +234,9 @@ func (s *Server) accessLog(c *gin.Context) {
 	ri := info(c)
 	ri.RequestID = uuid.NewString()
 	c.Next()
-	drainBody(c, ri.Door)
+	if !ri.bodyRead {
+		drainBody(c, ri.Door)
+	}
 	fields := []zap.Field{
 		zap.String(fRequestID, ri.RequestID),
 		zap.String(fDoor, ri.Door),

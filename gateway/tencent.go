@@ -91,6 +91,7 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 		if err != nil {
 			return nil, err
 		}
+		ri.bodyRead = true
 		if err := cp.readForm(); err != nil {
 			return nil, err
 		}
@@ -119,6 +120,7 @@ func (s *Server) serveTencent(ctx context.Context, r *http.Request, ri *reqInfo)
 		if err != nil {
 			return nil, err
 		}
+		ri.bodyRead = true
 	}
 	cred, err := s.verify(r, cp, id)
 	if err != nil {

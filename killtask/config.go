@@ -33,7 +33,11 @@ type InstanceConfig struct {
 
 // Config tunes the engine.
 type Config struct {
-	PollInterval        time.Duration // default 500ms
+	PollInterval time.Duration // default 500ms: the read interval while a task without Time is active
+	// MaxReadInterval is the slowest a node is read while every active task
+	// carries a Time threshold (read about every T/2, kills at the crossing
+	// itself; see worker.go readEvery). Default 15s; at least PollInterval.
+	MaxReadInterval     time.Duration
 	MaxTasksPerInstance int           // default 5
 	KillConcurrency     int           // concurrent KILLs per node, default 8
 	KillTimeout         time.Duration // per KILL, default 5s (MariaDB can stall ~2s on SLEEP victims)
@@ -54,6 +58,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		PollInterval:        500 * time.Millisecond,
+		MaxReadInterval:     15 * time.Second,
 		MaxTasksPerInstance: 5,
 		KillConcurrency:     8,
 		KillTimeout:         5 * time.Second,
@@ -72,6 +77,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PollInterval <= 0 {
 		c.PollInterval = def.PollInterval
 	}
+	if c.MaxReadInterval <= 0 {
+		c.MaxReadInterval = def.MaxReadInterval
+	}
+	c.MaxReadInterval = max(c.MaxReadInterval, c.PollInterval)
 	if c.MaxTasksPerInstance <= 0 {
 		c.MaxTasksPerInstance = def.MaxTasksPerInstance
 	}

@@ -39,11 +39,14 @@ type Engine struct {
 	tasks   map[string][]*Task // active tasks by instance, oldest first; slices are replaced, never mutated
 	version uint64             // bumped by every in-process change of tasks
 
-	hist    *historyWriter
-	leases  *leaser        // nil without leases (single process)
-	kills   sync.WaitGroup // task kills in flight
-	started atomic.Bool
-	reloads atomic.Int64 // completed task reloads (for tests)
+	hist       *historyWriter
+	leases     *leaser        // nil without leases (single process)
+	kills      sync.WaitGroup // task kills in flight
+	started    atomic.Bool
+	reloads    atomic.Int64  // completed task reloads (for tests)
+	reloadReq  chan struct{} // cap 1: reload soon (see reloadLoop)
+	pruneReq   chan struct{} // cap 1: history was written (see pruneLoop)
+	loadFailed atomic.Bool   // the load at start failed: retry until it succeeds
 }
 
 // NewEngine builds an engine; call Run to start enforcement.
@@ -64,12 +67,18 @@ func NewEngine(cfg Config, store *Store, instances []InstanceConfig, log *zap.Lo
 	e := &Engine{
 		cfg: cfg, opt: defaultOptions(), store: store, log: log, obs: NopObserver{},
 		instances: map[string]*instance{}, tasks: map[string][]*Task{},
-		hist: newHistoryWriter(store, log),
+		hist: newHistoryWriter(store, log), reloadReq: make(chan struct{}, 1), pruneReq: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(&e.opt)
 	}
 	e.hist.obs = func() Observer { return e.obs }
+	e.hist.wrote = func() {
+		select {
+		case e.pruneReq <- struct{}{}:
+		default:
+		}
+	}
 	for _, ic := range instances {
 		inst, err := e.newInstance(ic)
 		if err != nil {
@@ -173,6 +182,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// before the first poll; running ones resume.
 	if err := e.reload(ctx); err != nil && ctx.Err() == nil {
 		e.log.Error("loading active tasks failed; retrying every interval", zap.Error(err))
+		e.loadFailed.Store(true)
 	}
 	go e.hist.run()
 	var wg sync.WaitGroup

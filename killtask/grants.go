@@ -245,7 +245,7 @@ func versionBelow(v string, major, minor, patch int) bool {
 // Kill failure reasons (the history's error text starts with the reason's
 // description; metrics count by reason).
 const (
-	FailDenied     = "denied"     // 1095 / 1227 / 1370: the account may not kill this session
+	FailDenied     = "denied"     // 1095 / 1227 / 1979 (KILL QUERY ID) / 1370 (rds procedure): the account may not kill this session
 	FailTimeout    = "timeout"    // the KILL did not return within kill_timeout
 	FailConnection = "connection" // no kill connection, or it broke
 	FailOther      = "other"
@@ -255,8 +255,8 @@ const (
 func killFailure(err error) string {
 	var me *mysql.MySQLError
 	switch {
-	case errors.As(err, &me) && (me.Number == 1095 || me.Number == 1227 || me.Number == 1370):
-		return FailDenied // 1370: EXECUTE denied on a kill procedure (rds)
+	case errors.As(err, &me) && (me.Number == 1095 || me.Number == 1227 || me.Number == 1979 || me.Number == 1370):
+		return FailDenied // 1979: KILL QUERY ID; 1370: EXECUTE denied on a kill procedure (rds)
 	case errors.Is(err, context.DeadlineExceeded):
 		return FailTimeout
 	case errors.As(err, &me):

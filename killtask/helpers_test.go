@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +28,9 @@ type victim struct {
 	id     uint64
 	pool   *sql.DB
 	conn   *sql.Conn
-	done   chan error // busy victims: the blocking query's result
+	done   chan error   // busy victims: the blocking query's result
+	sent   time.Time    // when the blocking statement was sent
+	ended  atomic.Int64 // when it returned (Unix ns); 0 while it runs
 	once   sync.Once
 }
 
@@ -135,8 +138,10 @@ func startVictim(t testing.TB, lk *lockHolder, s victimSpec) *victim {
 	t.Cleanup(v.stop)
 	if v.query != "" {
 		v.done = make(chan error, 1)
+		v.sent = time.Now()
 		go func() {
 			_, err := conn.ExecContext(ctx, v.query)
+			v.ended.Store(time.Now().UnixNano())
 			v.done <- err
 		}()
 		waitFor(t, 5*time.Second, func() bool {
@@ -152,6 +157,13 @@ func startVictim(t testing.TB, lk *lockHolder, s victimSpec) *victim {
 		}, "victim %s to start its statement", s.name)
 	}
 	return v
+}
+
+// diedAt waits for a busy victim's statement to return and says when it did.
+func (v *victim) diedAt(t testing.TB) time.Time {
+	t.Helper()
+	waitFor(t, 5*time.Second, func() bool { return v.ended.Load() != 0 }, "statement of %s to return", v)
+	return time.Unix(0, v.ended.Load())
 }
 
 // stop ends the victim (KILL from the test's root connection when still
@@ -294,9 +306,13 @@ func openStoreAt(t testing.TB, path string) *Store {
 	return st
 }
 
+// testConfig polls every 50 ms, and at that pace whatever the tasks' Time
+// thresholds (MaxReadInterval = PollInterval): tests that count polls rely
+// on it; the read pacing has tests of its own.
 func testConfig() Config {
 	cfg := DefaultConfig()
 	cfg.PollInterval = 50 * time.Millisecond
+	cfg.MaxReadInterval = cfg.PollInterval
 	cfg.KillTimeout = 4 * time.Second
 	return cfg
 }

@@ -13,7 +13,10 @@ const (
 	historyFlushEvery = 50 * time.Millisecond
 	historyBatch      = 500
 	historyMaxPending = 20_000 // kept for retry while the store fails; older rows are dropped beyond it
-	pruneEvery        = time.Minute
+	// pruneEvery: retention runs at most this often after history writes,
+	// and pruneIdle apart when nothing is written (rows age out).
+	pruneEvery = time.Minute
+	pruneIdle  = time.Hour
 )
 
 // historyWriter writes task kill records in batches from one goroutine.
@@ -25,6 +28,7 @@ type historyWriter struct {
 	done    chan struct{}
 	flushes atomic.Int64 // store writes (for tests)
 	written atomic.Int64
+	wrote   func() // after each successful write (the engine asks for a prune)
 }
 
 func newHistoryWriter(s *Store, log *zap.Logger) *historyWriter {
@@ -43,9 +47,18 @@ func (h *historyWriter) close() {
 func (h *historyWriter) run() {
 	defer close(h.done)
 	var batch []KillRecord
-	failing := false // while the store fails, retry on the ticker only
-	t := time.NewTicker(historyFlushEvery)
+	failing := false // while the store fails, retry on the timer only
+	// The flush timer runs only while rows wait: an idle writer wakes no one.
+	t := time.NewTimer(historyFlushEvery)
+	t.Stop()
 	defer t.Stop()
+	armed := false
+	arm := func() {
+		if !armed && len(batch) > 0 {
+			t.Reset(historyFlushEvery)
+			armed = true
+		}
+	}
 	flush := func(final bool) {
 		if len(batch) == 0 {
 			return
@@ -67,10 +80,17 @@ func (h *historyWriter) run() {
 		} else {
 			h.written.Add(int64(len(batch)))
 			h.obs().HistoryWritten(len(batch))
+			if h.wrote != nil {
+				h.wrote()
+			}
 		}
 		batch = batch[:0]
 	}
 	for {
+		var tc <-chan time.Time
+		if armed {
+			tc = t.C
+		}
 		select {
 		case r, ok := <-h.ch:
 			if !ok {
@@ -81,8 +101,11 @@ func (h *historyWriter) run() {
 			if len(batch) >= historyBatch && !failing {
 				flush(false)
 			}
-		case <-t.C:
+			arm()
+		case <-tc:
+			armed = false
 			flush(false)
+			arm()
 		}
 	}
 }

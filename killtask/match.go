@@ -42,10 +42,24 @@ func (f Filter) Match(p *Process) bool {
 // computed once by the caller (the worker matches each session against
 // every task). Cheap checks come first.
 func (f *Filter) match(p *Process, host, info string) bool {
-	if f.User != "" && p.User != f.User {
+	if f.MinTime > 0 && p.Time < f.MinTime {
 		return false
 	}
-	if f.MinTime > 0 && p.Time < f.MinTime {
+	return f.matchButTime(p, host, info)
+}
+
+// paced reports whether a task with this filter can be enforced by Time
+// crossings (deadline.go): it has a Time threshold and nothing that a
+// processlist read cannot predict (open transactions, lock waits).
+func (f *Filter) paced() bool {
+	return f.MinTime > 0 && f.MinTrxTime == 0 && f.MinBlocked == 0 && f.MinBlockTime == 0
+}
+
+// matchButTime is match without the Time threshold: the session matches
+// every other field and will match the filter once it has run MinTime
+// (deadline.go).
+func (f *Filter) matchButTime(p *Process, host, info string) bool {
+	if f.User != "" && p.User != f.User {
 		return false
 	}
 	if f.MinTrxTime > 0 && (!p.InTrx || p.TrxTime < f.MinTrxTime) {

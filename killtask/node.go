@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,21 +49,31 @@ type node struct {
 	mc   *mysql.Config
 	addr string // host:port or socket path, for logs (never the DSN)
 
-	mu     sync.Mutex // guards db, killDB, closed, table
+	mu     sync.Mutex // guards db, killDB, closed, src
 	db     *sql.DB    // processlist reads, re-checks, API reads
 	killDB *sql.DB    // KILL statements only: never waits behind a slow read
 	closed bool
-	table  string // processlist source, detected on first read
-	qidCol bool   // the source has QUERY_ID (MariaDB), detected with table
+	src    source // processlist source, detected on first read
 
 	// Poller-owned (only the node's poller goroutine touches these).
-	pollConn *sql.Conn
-	server   string // server identity of the node (from the poll connection)
-	procBuf  []Process
-	candBuf  []candidate
+	pollConn   *sql.Conn
+	server     string // server identity of the node (from the poll connection)
+	procBuf    []Process
+	candBuf    []candidate
+	due        dueKills      // sessions that will cross a task's Time: kill on the dot (deadline.go)
+	nextRead   time.Time     // when the next full read is due; zero while idle
+	rtt        time.Duration // round trip to the server on the poll connection (ping at connect)
+	dueLead    time.Duration // how early a re-read at a crossing is sent (noteSelf)
+	selfs      [8]time.Duration
+	selfN      int
+	readCost   time.Duration // how long the last full read took
+	nextExpiry time.Time     // when the first active task of the instance expires (monotonic); zero: none
 
 	pollConnID atomic.Uint64 // id of the pinned poll connection, 0 when none
 	polls      atomic.Int64  // successful processlist reads by the poller
+	reads      atomic.Int64  // every processlist query on the node (full, re-check, API; for tests and benchmarks)
+	dueReads   atomic.Int64  // re-reads at Time crossings (deadline.go)
+	duePlanned atomic.Int64  // due kills planned by the last full read
 	trigger    chan struct{} // cap 1: poll now
 
 	hmu      sync.Mutex // guards health, failures, grants, killErr, denied
@@ -133,7 +142,9 @@ func (n *node) pools() (*sql.DB, *sql.DB, error) {
 		k := n.e.cfg.KillConcurrency
 		kdb.SetMaxOpenConns(k * stalledFactor)
 		kdb.SetMaxIdleConns(k)
-		kdb.SetConnMaxIdleTime(time.Minute)
+		// A KILL at a Time crossing must not wait for a new connection:
+		// while crossings are pending, one is kept warm (warmKillPool).
+		kdb.SetConnMaxIdleTime(10 * time.Minute)
 		n.db, n.killDB = db, kdb
 	}
 	return n.db, n.killDB, nil
@@ -182,110 +193,6 @@ func discard(c *sql.Conn) {
 // wrap adds the node to an error; mysql driver errors carry no DSN.
 func (n *node) wrap(err error) error {
 	return fmt.Errorf("killtask: node %s (%s): %w", n.id, n.addr, err)
-}
-
-const processCols = "ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO"
-
-// source returns the processlist table, detecting it once per node:
-// performance_schema.processlist where the server has performance_schema on
-// and the table exists (MySQL 8.0.22+), else information_schema.PROCESSLIST.
-func (n *node) source(ctx context.Context, c *sql.Conn) string {
-	n.mu.Lock()
-	t := n.table
-	n.mu.Unlock()
-	if t != "" {
-		return t
-	}
-	t = "information_schema.PROCESSLIST"
-	qid := false
-	var on sql.NullString
-	if err := c.QueryRowContext(ctx, "SELECT /* killgate */ @@performance_schema").Scan(&on); err == nil && (on.String == "1" || strings.EqualFold(on.String, "ON")) {
-		rows, err := c.QueryContext(ctx, "SELECT /* killgate */ "+processCols+" FROM performance_schema.processlist LIMIT 0")
-		if err == nil {
-			rows.Close()
-			t = "performance_schema.processlist"
-		}
-	} else if err != nil {
-		return t // transient; detect again next time
-	}
-	if t == "information_schema.PROCESSLIST" {
-		// MariaDB shows each statement's id (KILL QUERY ID, querykill.go).
-		if rows, err := c.QueryContext(ctx, "SELECT /* killgate */ QUERY_ID FROM information_schema.PROCESSLIST LIMIT 0"); err == nil {
-			rows.Close()
-			qid = true
-		}
-	}
-	n.mu.Lock()
-	n.table, n.qidCol = t, qid
-	n.mu.Unlock()
-	return t
-}
-
-// readList reads the processlist through c into buf[:0]; with ids, only
-// those threads (one query, integers only). It returns once this process's
-// own connections among the rows can be told apart (own.settle).
-func (n *node) readList(ctx context.Context, c *sql.Conn, ids []uint64, buf []Process) ([]Process, error) {
-	var b strings.Builder
-	src := n.source(ctx, c)
-	n.mu.Lock()
-	qid := n.qidCol && n.table == src
-	n.mu.Unlock()
-	b.WriteString("SELECT /* killgate */ " + processCols)
-	if qid {
-		b.WriteString(", QUERY_ID")
-	}
-	b.WriteString(" FROM ")
-	b.WriteString(src)
-	if ids != nil {
-		if len(ids) == 0 {
-			return buf[:0], nil
-		}
-		b.WriteString(" WHERE ID IN (")
-		var num [20]byte
-		for i, id := range ids {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.Write(strconv.AppendUint(num[:0], id, 10))
-		}
-		b.WriteByte(')')
-	}
-	rows, err := c.QueryContext(ctx, b.String())
-	if err != nil {
-		return buf[:0], n.wrap(err)
-	}
-	defer rows.Close()
-	out := buf[:0]
-	var user, host, db, cmd, state, info sql.NullString
-	var tm sql.NullInt64
-	var queryID sql.NullInt64
-	dest := []any{nil, &user, &host, &db, &cmd, &tm, &state, &info}
-	if qid {
-		dest = append(dest, &queryID)
-	}
-	for rows.Next() {
-		var p Process
-		dest[0] = &p.ID
-		if err := rows.Scan(dest...); err != nil {
-			return out, n.wrap(err)
-		}
-		p.QueryID = uint64(max(queryID.Int64, 0))
-		p.User, p.Host, p.DB, p.Command, p.Time, p.State, p.Info = user.String, host.String, db.String, cmd.String, tm.Int64, state.String, info.String
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return out, n.wrap(err)
-	}
-	// Every session of ours in the read must be recognisable by the time the
-	// caller applies the exclusions (see ownconn.go).
-	server, _, err := connInfo(c)
-	if err == nil {
-		err = own.settle(ctx, server)
-	}
-	if err != nil {
-		return out, n.wrap(err)
-	}
-	return out, nil
 }
 
 // setHealth records the result of a poll or probe and returns whether the

@@ -7,12 +7,39 @@ import (
 	"go.uber.org/zap"
 )
 
-// pruneLoop applies the retention (see prune) at start and every minute.
+// pruneLoop applies the retention (see prune) at start, after history
+// writes (at most once per pruneEvery) and otherwise once per pruneIdle, so
+// that rows also age out while nothing is killed.
 func (e *Engine) pruneLoop(ctx context.Context) {
 	if e.cfg.HistoryMaxAge <= 0 && e.cfg.HistoryMaxRows <= 0 {
 		return
 	}
-	every(ctx, pruneEvery, e.prune)
+	e.prune(ctx)
+	last := time.Now()
+	idle := time.NewTimer(pruneIdle)
+	defer idle.Stop()
+	soon := time.NewTimer(pruneEvery)
+	soon.Stop()
+	defer soon.Stop()
+	var soonC <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.pruneReq:
+			if soonC == nil {
+				soon.Reset(max(0, pruneEvery-time.Since(last)))
+				soonC = soon.C
+			}
+			continue
+		case <-soonC:
+			soonC = nil
+		case <-idle.C:
+		}
+		e.prune(ctx)
+		last = time.Now()
+		idle.Reset(pruneIdle)
+	}
 }
 
 // prune applies the history retention (HistoryMaxAge, HistoryMaxRows) to

@@ -14,25 +14,30 @@ import (
 // (a schema of the local MariaDB).
 func storeUnderTest(t *testing.T, fn func(t *testing.T, st *Store)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, newStore(t)) })
-	t.Run("mysql", func(t *testing.T) {
-		needDB(t)
-		st, err := OpenStore(context.Background(), StoreConfig{Driver: "mysql", DSN: "root@tcp(127.0.0.1:3306)/" + fx.storeDB})
-		if err != nil {
+	t.Run("mysql", func(t *testing.T) { fn(t, mysqlStore(t)) })
+}
+
+// mysqlStore opens the MySQL store in the test schema, emptied before and
+// after the test.
+func mysqlStore(t *testing.T) *Store {
+	t.Helper()
+	needDB(t)
+	st, err := OpenStore(context.Background(), StoreConfig{Driver: "mysql", DSN: "root@tcp(127.0.0.1:3306)/" + fx.storeDB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, tbl := range []string{"tasks", "kill_records", "sql_execs", "instance_locks"} {
+			_, _ = st.DB().Exec("DELETE FROM " + tbl)
+		}
+		st.Close()
+	})
+	for _, tbl := range []string{"tasks", "kill_records", "sql_execs", "instance_locks"} {
+		if _, err := st.DB().Exec("DELETE FROM " + tbl); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			for _, tbl := range []string{"tasks", "kill_records", "sql_execs", "instance_locks"} {
-				_, _ = st.DB().Exec("DELETE FROM " + tbl)
-			}
-			st.Close()
-		})
-		for _, tbl := range []string{"tasks", "kill_records", "sql_execs", "instance_locks"} {
-			if _, err := st.DB().Exec("DELETE FROM " + tbl); err != nil {
-				t.Fatal(err)
-			}
-		}
-		fn(t, st)
-	})
+	}
+	return st
 }
 
 func TestStoreCreateTaskLimitAndDuplicates(t *testing.T) {

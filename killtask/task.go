@@ -211,9 +211,11 @@ type Process struct {
 	Time    int64 // seconds
 	State   string
 	Info    string
-	// QueryID identifies the running statement where the server shows it
-	// (MariaDB's QUERY_ID); 0 elsewhere.
-	QueryID uint64
+	// Elapsed is the time in the current statement (or idle): TIME_MS where
+	// the server has it, else Time seconds. QueryID names the statement
+	// (MariaDB's QUERY_ID; 0 when the server has none).
+	Elapsed time.Duration `json:",omitempty"`
+	QueryID uint64        `json:",omitempty"`
 
 	// Read beside the processlist only when a task (or a preview) needs
 	// them (enrich.go); zero otherwise.

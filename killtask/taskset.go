@@ -16,17 +16,28 @@ import (
 // through the reload (tasks changed by other replicas, expiry) within a
 // poll interval.
 
-// reloadLoop picks up tasks created or cancelled by other processes sharing
-// the store and finishes expired tasks, once per interval.
+// reloadLoop keeps the task set in step with the store. With a store other
+// processes share (MySQL: replicas create and cancel tasks too) it reloads
+// every poll interval. With the embedded store this process makes every
+// change itself, so it reloads only when asked (requestReload: a task's
+// expiry, a cancel whose commit is in doubt) and, after a failed reload,
+// every interval until one succeeds: no timer while nothing happens.
 func (e *Engine) reloadLoop(ctx context.Context) {
-	t := time.NewTicker(e.cfg.PollInterval)
+	periodic := e.sharedStore()
+	t := time.NewTimer(e.cfg.PollInterval)
 	defer t.Stop()
-	failing := false
+	failing := e.loadFailed.Load()
 	for {
+		var tc <-chan time.Time
+		if periodic || failing {
+			t.Reset(e.cfg.PollInterval)
+			tc = t.C
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-e.reloadReq:
+		case <-tc:
 		}
 		err := e.reload(ctx)
 		if ctx.Err() != nil {
@@ -38,6 +49,17 @@ func (e *Engine) reloadLoop(ctx context.Context) {
 			e.log.Info("reloading active tasks recovered")
 		}
 		failing = err != nil
+	}
+}
+
+// sharedStore reports whether other processes may change the store's tasks.
+func (e *Engine) sharedStore() bool { return e.leases != nil || e.store.Driver() == "mysql" }
+
+// requestReload asks the reload loop for a reload soon.
+func (e *Engine) requestReload() {
+	select {
+	case e.reloadReq <- struct{}{}:
+	default:
 	}
 }
 
@@ -114,6 +136,19 @@ func (e *Engine) activeFor(instanceID string, now time.Time) []*Task {
 		}
 	}
 	return list
+}
+
+// hasExpired reports whether the in-memory set of the instance still holds
+// a task that has expired at now (the reload finishes and drops it).
+func (e *Engine) hasExpired(instanceID string, now time.Time) bool {
+	e.tasksMu.RLock()
+	defer e.tasksMu.RUnlock()
+	for _, t := range e.tasks[instanceID] {
+		if t.Expired(now) {
+			return true
+		}
+	}
+	return false
 }
 
 // attribute returns the oldest task of the instance that is active at now
@@ -250,8 +285,9 @@ func (e *Engine) CancelTasks(ctx context.Context, instanceID string) ([]string, 
 	ids, err := e.store.CancelTasks(ctx, instanceID, e.now())
 	if err != nil && !errors.Is(err, ErrNotFound) && len(ids) > 0 {
 		// The commit's outcome is unknown: stop enforcing anyway (the safe
-		// direction); the next reload restores tasks that are still active.
+		// direction); a reload restores tasks that are still active.
 		e.dropTasks(instanceID, ids)
+		e.requestReload()
 	}
 	if err != nil {
 		return ids, err

@@ -2,43 +2,116 @@ package killtask
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"time"
 
 	"go.uber.org/zap"
 )
 
-// run is the node's poller: while the instance has active tasks it reads the
-// processlist once per interval (or at once when poked through trigger),
-// matches every session against every task and hands confirmed victims to
-// the killer. It returns when ctx is done, after the tick in progress.
+// run is the node's poller. While the instance has active tasks it reads
+// the processlist every read interval (readEvery; at once when poked through
+// trigger), matches every session against every task, hands confirmed
+// victims to the killer, and keeps the instants at which the other matching
+// sessions cross a task's Time (deadline.go), waking at each to kill on the
+// dot. With no active task it holds no connection and arms no timer: it
+// waits for a poke (a task created, a reload finding one). It returns when
+// ctx is done, after the work in progress.
 func (n *node) run(ctx context.Context) {
 	defer n.releasePollConn()
-	interval := n.e.cfg.PollInterval
-	timer := time.NewTimer(interval)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
+	poked := true // the first pass looks for tasks loaded at start
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-n.trigger:
-		case <-timer.C:
-		}
-		began := time.Now()
-		failures := n.tick(ctx)
-		// Polls are timed start to start, so a slow read at 4,000 sessions
-		// does not stretch the period. Back off while the node fails, by one
-		// interval at most, so enforcement resumes within two intervals of
-		// the node returning.
-		delay := interval + time.Duration(min(failures, 1))*interval - time.Since(began)
-		if !timer.Stop() {
+		if !poked {
+			wake := n.nextWake()
+			var tc <-chan time.Time
+			if !wake.IsZero() {
+				// Timers fire up to a millisecond late (the poller's wait has
+				// millisecond resolution): wake a little early for a Time
+				// crossing and wait out the rest precisely (fireDue).
+				if d := n.nextDue(); !d.IsZero() && !wake.Before(d) {
+					wake = d.Add(-dueEarlyWake)
+				}
+				timer.Reset(time.Until(wake)) // Go ≥ 1.23: no stale tick survives Reset
+				tc = timer.C
+			}
 			select {
-			case <-timer.C:
-			default:
+			case <-ctx.Done():
+				return
+			case <-n.trigger:
+				poked = true
+			case <-tc:
 			}
 		}
-		timer.Reset(delay)
+		now := time.Now()
+		due := poked || (!n.nextRead.IsZero() && !now.Before(n.nextRead)) || n.expiryDue(now)
+		if due && !poked {
+			// A Time crossing comes before this read would end: serve it
+			// first (a read of thousands of sessions takes milliseconds),
+			// and read right after it.
+			if d := n.nextDue(); !d.IsZero() && d.Before(now.Add(n.readCost+time.Millisecond)) {
+				n.nextRead, due = d.Add(dueEarlyWake), false
+			}
+		}
+		if due {
+			poked = false
+			failures, every := n.tick(ctx)
+			switch {
+			case every == 0:
+				n.nextRead = time.Time{} // idle: no task to enforce here
+			default:
+				// Reads are timed start to start, so a slow read at 4,000
+				// sessions does not stretch the period. Back off while the
+				// node fails, by one interval at most, so enforcement
+				// resumes within two intervals of the node returning.
+				n.nextRead = now.Add(every + time.Duration(min(failures, 1))*every)
+			}
+		}
+		n.fireDue(ctx)
+		if ctx.Err() != nil {
+			return
+		}
 	}
+}
+
+// nextWake is the earliest of the next full read, the next due kill and the
+// next expiry of one of the instance's active tasks (zero: none).
+func (n *node) nextWake() time.Time {
+	w := n.nextRead
+	if d := n.nextDue(); !d.IsZero() && (w.IsZero() || d.Before(w)) {
+		w = d
+	}
+	if x := n.nextExpiry; !x.IsZero() && (w.IsZero() || x.Before(w)) {
+		w = x
+	}
+	return w
+}
+
+// expiryDue reports whether an active task of the instance expired since the
+// last read (the read then drops it and goes idle when it was the last).
+func (n *node) expiryDue(now time.Time) bool {
+	return !n.nextExpiry.IsZero() && !now.Before(n.nextExpiry)
+}
+
+// readEvery is how often the node must be read for tasks: a task without a
+// Time threshold (or with a filter read beside the processlist: open
+// transactions, lock waits, whose course no read predicts) needs every
+// poll_interval; one with Time T only needs each
+// session seen once before it crosses T (the crossing itself is a due kill),
+// so T/2 will do, never slower than max_read_interval, never faster than
+// poll_interval.
+func (n *node) readEvery(tasks []*Task) time.Duration {
+	cfg := n.e.cfg
+	every := cfg.MaxReadInterval
+	for _, t := range tasks {
+		if !t.Filter.paced() {
+			return cfg.PollInterval
+		}
+		every = min(every, time.Duration(t.Filter.MinTime)*time.Second/2)
+	}
+	return max(every, cfg.PollInterval)
 }
 
 func (n *node) releasePollConn() {
@@ -60,37 +133,46 @@ func (n *node) pollTimeout() time.Duration {
 	return max(2*time.Second, 4*n.e.cfg.PollInterval)
 }
 
-// tick runs one poll and returns the number of consecutive failures.
-func (n *node) tick(ctx context.Context) int {
+// tick runs one full read: it kills the sessions that match an active task
+// now and plans the due kills of those that will. It returns the number of
+// consecutive failures and the read interval the tasks need (0: no task to
+// enforce on this node).
+func (n *node) tick(ctx context.Context) (int, time.Duration) {
 	e := n.e
-	tasks := e.activeFor(n.inst.cfg.ID, e.now())
-	if len(tasks) == 0 {
-		// Nothing to enforce: hold no connection while idle.
-		n.releasePollConn()
-		return 0
+	now := e.now()
+	tasks := e.activeFor(n.inst.cfg.ID, now)
+	if e.hasExpired(n.inst.cfg.ID, now) {
+		e.requestReload() // a task expired: finish it in the store, drop it from the set
 	}
-	if !n.owns() {
-		// Another replica holds the node's lease (scale-out): it enforces.
+	n.nextExpiry = nextExpiry(tasks, now, time.Now())
+	if len(tasks) == 0 || !n.owns() {
+		// Nothing to enforce (or another replica holds the node's lease and
+		// enforces it): hold no connection, plan nothing.
 		n.releasePollConn()
-		return 0
+		n.clearDue()
+		return 0, 0
 	}
+	every := n.readEvery(tasks)
 	start := time.Now()
-	ps, err := n.poll(ctx)
+	ps, st, err := n.poll(ctx)
 	if ctx.Err() != nil {
-		return 0 // stopping
+		return 0, every // stopping
 	}
 	e.obs.PollDone(n.inst.cfg.ID, n.id, time.Since(start), err)
 	changed, failures := n.setHealth(err)
 	if err != nil {
 		n.dropPollConn()
+		n.clearDue()
 		if changed || failures%100 == 0 {
 			e.log.Warn("processlist read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id),
 				zap.String("addr", n.addr), zap.Int("failures", failures), zap.Error(err))
 		}
 		n.report(ctx, tasks)
-		return failures
+		return failures, every
 	}
 	n.polls.Add(1)
+	n.noteSelf(st.self)
+	n.readCost = st.recv.Sub(st.sent)
 	if changed {
 		e.log.Info("processlist read recovered", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id))
 	}
@@ -110,11 +192,15 @@ func (n *node) tick(ctx context.Context) int {
 		}
 		return own.Has(id) || n.isInflight(id)
 	}
+	n.planDue(ps, st, tasks, skip)
 	cands := matchProcesses(ps, tasks, n.inst.protected, skip, e.opt.scope, n.candBuf[:0])
 	n.candBuf = cands
 	cands = n.dropObserved(cands) // recorded once per task (observe.go)
 	if len(cands) == 0 {
-		return 0
+		return 0, every
+	}
+	if len(cands) > 1 {
+		n.warmKillsAsync(len(cands)) // dial while the re-check reads
 	}
 	// Re-check just before killing: ids are reused, and a session may have
 	// moved on since the read. One query for the whole batch.
@@ -123,33 +209,59 @@ func (n *node) tick(ctx context.Context) int {
 		ids[i] = cands[i].p.ID
 	}
 	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
-	now, err := n.readList(rctx, n.pollConn, ids, nil)
+	fresh, err := n.readList(rctx, n.pollConn, ids, nil)
 	cancel()
 	if err != nil {
 		n.dropPollConn()
 		e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
-		return 0
+		return 0, every
 	}
-	n.enrichRecheck(ctx, n.pollConn, now, tasks)
-	byID := make(map[uint64]*Process, len(now))
-	for i := range now {
-		byID[now[i].ID] = &now[i]
+	n.enrichRecheck(ctx, n.pollConn, fresh, tasks)
+	byID := make(map[uint64]*Process, len(fresh))
+	for i := range fresh {
+		byID[fresh[i].ID] = &fresh[i]
 	}
+	confirmed := make([]candidate, 0, len(cands))
+	for i := range cands {
+		c := &cands[i]
+		p, ok := byID[c.p.ID]
+		if !ok || p.User != c.p.User || p.Host != c.p.Host || p.Info != c.p.Info {
+			continue // gone or changed: not an attempt; the next poll decides again
+		}
+		confirmed = append(confirmed, candidate{p: *p, task: c.task, t: c.t})
+	}
+	n.killBatch(ctx, tasks, confirmed, start)
+	return 0, every
+}
+
+// killBatch acts on confirmed candidates (their rows just re-read): an
+// observe-only task records, any other kills the session for the oldest
+// active task that still matches it, through the kill slots. Exclusions and
+// the match are applied once more on the fresh rows; with leases the lease
+// and the tasks are confirmed in the store first. seen is when the sessions
+// were seen to match (the read's start, or the Time crossing) for the
+// reaction metric.
+func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, seen time.Time) {
+	e := n.e
+	if len(cands) == 0 {
+		return
+	}
+	own := own.view(n.server)
 	if e.leases != nil {
 		// Shared store: confirm the lease (fencing) and that the tasks are
 		// still active there, so a task cancelled through another replica
 		// before this point is never enforced by this batch.
 		if !n.fence(ctx) {
-			return 0
+			return
 		}
 		if tasks = e.confirmActive(ctx, n.inst, tasks); len(tasks) == 0 {
-			return 0
+			return
 		}
 	}
-	// Wait for kill slots until the next poll is due: prompt KILLs free
+	// Wait for kill slots until the next read is due: prompt KILLs free
 	// their slots in well under a millisecond and stalled ones give theirs
 	// back after slowKill, so a burst drains at the pool's pace.
-	deadline := start.Add(e.cfg.PollInterval)
+	deadline := time.Now().Add(e.cfg.PollInterval)
 	if e.leases != nil {
 		// Kills of this batch may start only within confirmWindow of the
 		// store confirming its tasks (CancelTasks waits as long), so a
@@ -161,10 +273,7 @@ func (n *node) tick(ctx context.Context) int {
 	defer kcancel()
 	for i := range cands {
 		c := &cands[i]
-		p, ok := byID[c.p.ID]
-		if !ok || p.User != c.p.User || p.Host != c.p.Host || p.Info != c.p.Info {
-			continue // gone or changed: not an attempt; the next poll decides again
-		}
+		p := &c.p
 		if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || !e.inScope(p) {
 			continue
 		}
@@ -177,28 +286,60 @@ func (n *node) tick(ctx context.Context) int {
 		if firstMatch(tasks, p) < 0 {
 			continue
 		}
-		if !n.startKill(kctx, *p, n.server, start) {
+		if !n.startKill(kctx, *p, n.server, seen) {
 			n.poke() // no slot came free in time: re-read at once, not an interval later
-			break
+			return
 		}
 	}
-	return 0
 }
 
-// poll reads the full processlist on the pinned poll connection.
-func (n *node) poll(ctx context.Context) ([]Process, error) {
+// nextExpiry returns the monotonic instant at which the first of tasks
+// expires (zero: none expires). now is the engine's clock, mono the
+// monotonic clock at the same instant.
+func nextExpiry(tasks []*Task, now, mono time.Time) time.Time {
+	var first time.Time
+	for _, t := range tasks {
+		if t.ExpiresAt.IsZero() {
+			continue
+		}
+		if at := mono.Add(t.ExpiresAt.Sub(now)); first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return first
+}
+
+// poll reads the full processlist on the pinned poll connection, opening
+// it first when needed (and timing the round trip to the server once).
+func (n *node) poll(ctx context.Context) ([]Process, readStamp, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
 	defer cancel()
 	if n.pollConn == nil {
 		c, server, err := n.conn(ctx)
 		if err != nil {
-			return nil, err
+			return nil, readStamp{}, err
 		}
 		_, id, _ := connInfo(c)
 		n.pollConn, n.server = c, server
 		n.pollConnID.Store(id)
+		n.rtt = pingTime(ctx, c)
 	}
-	return n.readList(ctx, n.pollConn, nil, n.procBuf)
+	return n.readListAt(ctx, n.pollConn, nil, n.procBuf)
+}
+
+// pingTime is the shortest of three pings on c (0 if they fail).
+func pingTime(ctx context.Context, c *sql.Conn) time.Duration {
+	best := time.Duration(0)
+	for range 3 {
+		t := time.Now()
+		if c.PingContext(ctx) != nil {
+			return 0
+		}
+		if d := time.Since(t); best == 0 || d < best {
+			best = d
+		}
+	}
+	return best
 }
 
 // firstMatch returns the index of the oldest task (tasks are oldest first)

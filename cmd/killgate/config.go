@@ -84,6 +84,7 @@ type NodeConfig struct {
 // WorkerConfig tunes enforcement.
 type WorkerConfig struct {
 	PollInterval        time.Duration `yaml:"poll_interval"`
+	MaxReadInterval     time.Duration `yaml:"max_read_interval"` // slowest read while every task has Time (docs/matching-and-safety.md)
 	MaxTasksPerInstance int           `yaml:"max_tasks_per_instance"`
 	KillConcurrency     int           `yaml:"kill_concurrency"`
 	KillTimeout         time.Duration `yaml:"kill_timeout"`
@@ -144,7 +145,7 @@ func defaultConfig() Config {
 		Listen: "127.0.0.1:8080",
 		Store:  StoreConfig{Driver: "sqlite", DSN: "killgate.db"},
 		Worker: WorkerConfig{
-			PollInterval: ec.PollInterval, MaxTasksPerInstance: ec.MaxTasksPerInstance,
+			PollInterval: ec.PollInterval, MaxReadInterval: ec.MaxReadInterval, MaxTasksPerInstance: ec.MaxTasksPerInstance,
 			KillConcurrency: ec.KillConcurrency, KillTimeout: ec.KillTimeout, LeaseTTL: defaultLeaseTTL,
 		},
 		History: HistoryConfig{MaxAge: ec.HistoryMaxAge, MaxRows: ec.HistoryMaxRows},
@@ -329,6 +330,9 @@ func (c *Config) validate() error {
 	}
 	if c.Worker.PollInterval < 10*time.Millisecond {
 		bad("worker.poll_interval must be at least 10ms")
+	}
+	if c.Worker.MaxReadInterval < c.Worker.PollInterval {
+		bad("worker.max_read_interval must be at least worker.poll_interval")
 	}
 	if c.Worker.MaxTasksPerInstance < 1 {
 		bad("worker.max_tasks_per_instance must be at least 1")
