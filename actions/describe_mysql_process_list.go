@@ -31,6 +31,9 @@ type DescribeMySqlProcessListRequest struct {
 	Limit          *uint64         `json:"Limit"`
 	Product        string          `json:"Product"`
 	StatDimensions []StatDimension `json:"StatDimensions"`
+	// NodeId (killgate extension) lists one node of an instance of several
+	// (TDSQL-C); absent: every node.
+	NodeId string `json:"NodeId"`
 }
 
 // MySqlProcess is one session, typed exactly as the Go SDK's MySqlProcess:
@@ -45,6 +48,9 @@ type MySqlProcess struct {
 	Time    string  `json:"Time"`
 	Info    string  `json:"Info"`
 	SqlType *string `json:"SqlType,omitempty"`
+	// NodeId (killgate extension) is the node the session runs on; only
+	// for instances of several nodes (thread ids are per node there).
+	NodeId string `json:"NodeId,omitempty"`
 }
 
 // StatisticDataInfo is the SDK's StatisticDataInfo.
@@ -131,7 +137,7 @@ func (s *Service) DescribeMySqlProcessList(ctx context.Context, r *DescribeMySql
 	if err != nil {
 		return nil, err
 	}
-	ps, err := s.readAll(ctx, inst)
+	nodes, err := s.listNodes(inst, r.NodeId)
 	if err != nil {
 		return nil, err
 	}
@@ -140,17 +146,38 @@ func (s *Service) DescribeMySqlProcessList(ctx context.Context, r *DescribeMySql
 		command: r.Command, minTime: r.Time, info: r.Info,
 	}
 	var matched []killtask.Process
-	for i := range ps {
-		if f.match(&ps[i]) {
-			matched = append(matched, ps[i])
+	var onNode []string // the node of each matched session
+	for _, n := range nodes {
+		ps, err := s.eng.ProcessList(ctx, inst.ID, n)
+		if err != nil {
+			return nil, engineError(err, "Reading the processlist")
+		}
+		for i := range ps {
+			if f.match(&ps[i]) {
+				matched, onNode = append(matched, ps[i]), append(onNode, n)
+			}
 		}
 	}
-	sortProcesses(matched)
+	order := make([]int, len(matched))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return processBefore(&matched[order[i]], &matched[order[j]]) })
+	sorted := make([]killtask.Process, len(matched))
+	for i, k := range order {
+		sorted[i] = matched[k]
+	}
+	matched = sorted
 	limit := uint64(defaultProcessLimit)
 	if r.Limit != nil {
 		limit = *r.Limit
 	}
 	out := &DescribeMySqlProcessListResponse{ProcessList: toMySqlProcesses(matched[:min(uint64(len(matched)), limit)])}
+	if len(inst.Nodes) > 0 {
+		for i := range out.ProcessList {
+			out.ProcessList[i].NodeId = onNode[order[i]]
+		}
+	}
 	// Statistics below still cover every matching session.
 	if len(r.StatDimensions) > 0 {
 		samples := make([]TagSample, 0, len(matched))
@@ -176,24 +203,28 @@ func (s *Service) DescribeMySqlProcessList(ctx context.Context, r *DescribeMySql
 	return out, nil
 }
 
-// readAll reads the processlist of every node of the instance.
-func (s *Service) readAll(ctx context.Context, inst killtask.InstanceConfig) ([]killtask.Process, error) {
-	nodes := []string{""}
-	if len(inst.Nodes) > 0 {
-		nodes = nodes[:0]
+// listNodes returns the nodes a listing reads: the one asked for, or every
+// node of the instance ("" for an instance of one node).
+func (s *Service) listNodes(inst killtask.InstanceConfig, nodeID string) ([]string, error) {
+	if nodeID != "" {
 		for _, n := range inst.Nodes {
-			nodes = append(nodes, n.ID)
+			if n.ID == nodeID {
+				return []string{nodeID}, nil
+			}
 		}
-	}
-	var all []killtask.Process
-	for _, n := range nodes {
-		ps, err := s.eng.ProcessList(ctx, inst.ID, n)
-		if err != nil {
-			return nil, engineError(err, "Reading the processlist")
+		if len(inst.Nodes) == 0 && nodeID == inst.ID {
+			return []string{""}, nil
 		}
-		all = append(all, ps...)
+		return nil, E(InvalidParameterValue, "The node `%s` in parameter `NodeId` is not part of instance `%s`.", nodeID, inst.ID)
 	}
-	return all, nil
+	if len(inst.Nodes) == 0 {
+		return []string{""}, nil
+	}
+	out := make([]string, len(inst.Nodes))
+	for i, n := range inst.Nodes {
+		out[i] = n.ID
+	}
+	return out, nil
 }
 
 // processFilter is DescribeMySqlProcessList's filter: every set field must
@@ -244,12 +275,15 @@ func containsFold(s, sub string) bool {
 
 // sortProcesses orders sessions longest-running first, then by id.
 func sortProcesses(ps []killtask.Process) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		if ps[i].Time != ps[j].Time {
-			return ps[i].Time > ps[j].Time
-		}
-		return ps[i].ID < ps[j].ID
-	})
+	sort.SliceStable(ps, func(i, j int) bool { return processBefore(&ps[i], &ps[j]) })
+}
+
+// processBefore orders a listing: longest-running first, then by id.
+func processBefore(a, b *killtask.Process) bool {
+	if a.Time != b.Time {
+		return a.Time > b.Time
+	}
+	return a.ID < b.ID
 }
 
 // toMySqlProcesses renders sessions for a listing, in order, bounded in

@@ -31,6 +31,7 @@ import (
 const (
 	consoleInst      = "cdb-console"
 	consoleInstB     = "cdb-console-b"
+	consoleInstNodes = "cynosdbmysql-console"  // an instance of two nodes (both on the test MariaDB)
 	consoleScopedID  = "AKIDconsolescoped"
 	consoleScopedKey = "console-scoped-secret-key"
 	consoleHWProject = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -189,6 +190,7 @@ func TestConsoleBrowser(t *testing.T) {
 		Instances: []killtask.InstanceConfig{
 			{ID: consoleInst, Product: "mysql", DSN: dsn, ProtectedUsers: protected},
 			{ID: consoleInstB, Product: "mysql", DSN: dsn, ProtectedUsers: protected},
+			{ID: consoleInstNodes, Product: "cynosdb", ProtectedUsers: protected, Nodes: []killtask.NodeConfig{{ID: "node-a", DSN: dsn}, {ID: "node-b", DSN: dsn}}},
 		},
 		Credentials: []gateway.Credential{
 			{SecretID: kgtest.SecretID, SecretKey: kgtest.SecretKey},
@@ -287,6 +289,22 @@ func TestConsoleBrowser(t *testing.T) {
 			if !strings.Contains(r.KilledText, id) || !slices.ContainsFunc(r.Outcomes, func(o []string) bool { return len(o) == 2 && o[0] == id && o[1] == "killed" }) {
 				t.Errorf("thread %s: result %q, history rows %v", id, r.KilledText, r.Outcomes)
 			}
+		}
+	})
+
+	t.Run("NodeSessions", func(t *testing.T) {
+		v := kgtest.NewVictim(t, user, pw, user, kgtest.LockQuery(lock))
+		csEndVictims(t, root, v)
+		csWaitLocked(t, root, v)
+		var r struct{ All, One []string }
+		csRun(t, dir, "nodes", with(map[string]string{"KG_NODES_INSTANCE": consoleInstNodes, "KG_VICTIMS": csIDList(v)}), &r)
+		id := strconv.FormatUint(v.ID, 10)
+		// Both nodes read the same server here: the session is listed once per node.
+		if want := []string{"node-a/" + id, "node-b/" + id}; !slices.Equal(csSorted(r.All), want) {
+			t.Errorf("all nodes list %v, want %v", r.All, want)
+		}
+		if want := []string{"node-b/" + id}; !slices.Equal(r.One, want) {
+			t.Errorf("node-b lists %v, want %v", r.One, want)
 		}
 	})
 

@@ -195,6 +195,27 @@ const scenarios = {
     result({userCount, templates, listed, title, killedText, outcomes});
   },
 
+  // An instance of several nodes: the Node column (thread ids are per node)
+  // and one node at a time (DescribeMySqlProcessList's NodeId extension).
+  async nodes(browser) {
+    const page = await newPage(browser);
+    await signIn(page);
+    const inst = env('KG_NODES_INSTANCE'), v = ids('KG_VICTIMS')[0];
+    await page.goto(`${URL_}#/sessions?instance=${inst}&user=${env('KG_USER')}`);
+    const rows = () => page.locator(`table.data:not(.templates) tbody tr[data-key$="/${v}"]`).evaluateAll(els => els.map(e => e.dataset.key));
+    await page.locator(`tr[data-key="node-b/${v}"]`).waitFor();
+    await page.locator(`tr[data-key="node-a/${v}"]`).waitFor();
+    const all = await rows();
+    await shot(page, 'sessions-nodes');
+    await page.getByLabel('Node', {exact: true}).selectOption('node-b');
+    await page.waitForFunction(() => location.hash.includes('node=node-b'));
+    await page.locator(`tr[data-key="node-b/${v}"]`).waitFor();
+    await page.waitForFunction(() => !document.querySelector('tr[data-key^="node-a/"]'));
+    const one = await rows();
+    assertClean(page);
+    result({all, one});
+  },
+
   // Kill tasks: the preview count while the filter is edited, an inline
   // validation error, create (the Go test checks that exactly the previewed
   // sessions die), then cancel.

@@ -1,4 +1,5 @@
-// Live sessions of an instance (every node): auto-refresh, filters, sorting,
+// Live sessions of an instance (every node, or one node of an instance of
+// several: the NodeId extension of DescribeMySqlProcessList): auto-refresh, filters, sorting,
 // statistics by user / host / db and by SQL template, selection and the
 // two-stage KillMySqlThreads (Prepare shows what will die, Commit on
 // confirm), CSV download.
@@ -38,6 +39,14 @@ export async function render(ctx) {
     return;
   }
   const inst = currentInstance(ctx, items);
+  // An instance of several nodes (TDSQL-C): thread ids are per node, so the
+  // node is a column and the page can list one node.
+  const nodeIds = (inst.Nodes || []).map(n => n.NodeId);
+  const multi = nodeIds.length > 1;
+  const node = multi && nodeIds.includes(ctx.params.get('node')) ? ctx.params.get('node') : '';
+  const columns = multi ? [COLUMNS[0], {key: 'NodeId', label: 'Node', cls: 'mono'}, ...COLUMNS.slice(1)] : COLUMNS;
+  // A session's key: its thread id, with its node where ids are per node.
+  const keyOf = r => multi ? r.NodeId + '/' + r.ID : r.ID;
   const st = {
     rows: [], loadedAt: 0, error: null, busy: false, paused: false,
     filters: Object.fromEntries(FILTERS.map(([k]) => [k, ctx.params.get(k) || ''])),
@@ -57,8 +66,15 @@ export async function render(ctx) {
   ctx.root.append(pageHead('Live sessions',
     'Every session of the instance (all nodes), as DescribeMySqlProcessList reads it; killgate\'s own connections are not listed.',
     [instanceSelect(items, inst, id => ctx.go('sessions', {instance: id}), {label: 'Instance'}),
+      multi ? nodeSelect() : null,
       h('div', {class: 'field'}, h('label', {for: 'auto-refresh'}, 'Auto-refresh'), refreshSel),
       refreshBtn]));
+
+  function nodeSelect() {
+    const sel = select([['', 'All nodes'], ...nodeIds.map(n => [n, n])], node, {id: 'node', class: 'compact'});
+    sel.addEventListener('change', () => ctx.go('sessions', {instance: inst.InstanceId, node: sel.value, ...st.filters}));
+    return h('div', {class: 'field'}, h('label', {for: 'node'}, 'Node'), sel);
+  }
 
   // --- filters --------------------------------------------------------------
   const inputs = {};
@@ -108,11 +124,13 @@ export async function render(ctx) {
     refreshBtn.disabled = true;
     status.textContent = 'Refreshing…';
     try {
-      const r = await ctx.api.call('DescribeMySqlProcessList', {InstanceId: inst.InstanceId, Product: inst.Product, Limit: 10000});
+      const params = {InstanceId: inst.InstanceId, Product: inst.Product, Limit: 10000};
+      if (node) params.NodeId = node;
+      const r = await ctx.api.call('DescribeMySqlProcessList', params);
       st.rows = r.ProcessList.map(p => ({...p, _id: Number(p.ID), _time: Number(p.Time), _tmpl: sqlTemplate(p.Info)}));
       st.loadedAt = Date.now();
       st.error = null;
-      const live = new Set(st.rows.map(r => r.ID));
+      const live = new Set(st.rows.map(keyOf));
       for (const id of st.selected) if (!live.has(id)) st.selected.delete(id);
     } catch (e) {
       st.error = e;
@@ -154,8 +172,8 @@ export async function render(ctx) {
     if (st.error) return;
     if (!st.loadedAt) return;
     fill(tableBox, table({
-      columns: COLUMNS, rows, sort: st.sort, rowKey: r => r.ID, caption: 'Sessions',
-      selectLabel: r => `session ${r.ID}`,
+      columns, rows, sort: st.sort, rowKey: keyOf, caption: 'Sessions',
+      selectLabel: r => multi ? `session ${r.ID} on ${r.NodeId}` : `session ${r.ID}`,
       onSort: s => { st.sort = s; ctx.prefs.set('sessionSort', s); draw(); },
       select: {
         has: k => st.selected.has(k),
@@ -220,18 +238,20 @@ export async function render(ctx) {
   }
 
   function syncParams() {
-    ctx.setParams({instance: inst.InstanceId, ...st.filters});
+    ctx.setParams({instance: inst.InstanceId, ...(node ? {node} : {}), ...st.filters});
   }
 
   function csv() {
     const rows = visible();
-    const cols = ['ID', 'User', 'Host', 'DB', 'Command', 'Time', 'State', 'Info'];
+    const cols = [...(multi ? ['NodeId'] : []), 'ID', 'User', 'Host', 'DB', 'Command', 'Time', 'State', 'Info'];
     download(`sessions-${inst.InstanceId}-${stamp()}.csv`, toCSV([...cols, 'Template'], rows.map(r => [...cols.map(c => r[c]), r._tmpl])));
   }
 
   // --- kill: Prepare shows exactly what will die; Commit on confirm -----------------
   async function killSelected() {
-    const ids = [...st.selected].map(Number);
+    // KillMySqlThreads takes thread ids; on an instance of several nodes it
+    // finds each id's node itself (and refuses an id present on two).
+    const ids = [...new Set([...st.selected].map(k => Number(String(k).split('/').pop())))];
     if (!ids.length) return;
     st.paused = true;
     const d = openDialog({title: `Kill ${plural(ids.length, 'session')}?`});
@@ -265,7 +285,7 @@ export async function render(ctx) {
       title.textContent = n ? `Kill ${plural(n, 'session')}?` : 'Nothing to kill';
       fill(d.body, 
         n ? h('p', {}, `These ${plural(n, 'session')} on `, h('b', {}, inst.InstanceId), ' will be ended with KILL CONNECTION (their transactions roll back):') : null,
-        n ? table({columns: COLUMNS.filter(c => c.key !== 'State'), rows: prep.rows, rowKey: r => r.ID, caption: 'Sessions to kill'}) : null,
+        n ? table({columns: columns.filter(c => c.key !== 'State'), rows: prep.rows, rowKey: keyOf, caption: 'Sessions to kill'}) : null,
         gone.length ? h('p', {class: 'notice warn'}, `${plural(gone.length, 'selected session')} already ended and will not be killed: ${gone.join(', ')}.`) : null,
         h('p', {class: 'faint'}, `Prepared kill ${prep.id}. killgate kills each thread only if it is still the same connection at Commit.`));
       const left = h('span', {class: 'note'});
