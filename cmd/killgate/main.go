@@ -17,7 +17,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/go-sql-driver/mysql"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
 
 	"killgate/actions"
@@ -122,30 +121,6 @@ func watchdog(done <-chan struct{}, after time.Duration, log *zap.Logger) {
 		fmt.Fprintf(os.Stderr, "killgate: shutdown did not finish within %s; exiting with code %d\n", after, watchdogExitCode)
 		os.Exit(watchdogExitCode)
 	}
-}
-
-// newLogger builds the process's logger: JSON (or console) lines on stderr,
-// buffered (logbuf.go; flushed within a second, at once for warnings and
-// errors, and on shutdown), never sampled — every request and every kill
-// attempt gets its line.
-func newLogger(c LogConfig) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(c.Level)
-	if err != nil {
-		return nil, err
-	}
-	var enc zapcore.Encoder
-	if c.Format == "console" {
-		ec := zap.NewDevelopmentEncoderConfig()
-		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
-		enc = zapcore.NewConsoleEncoder(ec)
-	} else {
-		ec := zap.NewProductionEncoderConfig()
-		ec.EncodeTime = zapcore.ISO8601TimeEncoder
-		enc = zapcore.NewJSONEncoder(ec)
-	}
-	sink := newBufferedSink(zapcore.Lock(os.Stderr), logBufferSize, logFlushEvery)
-	return zap.New(flushingCore{zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(lvl))},
-		zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
 }
 
 // serve runs killgate until ctx ends or one of its parts (the HTTP

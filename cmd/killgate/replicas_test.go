@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"go.uber.org/goleak"
 	"net"
 	"os"
 	"os/exec"
@@ -32,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bufio"
+	"os"
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
+// The process's logger (newLogger) and its buffer.
+//
 // Log lines (one access line per request, one line per kill attempt) are
 // buffered: writing each to stderr as it comes was the largest cost of a
 // cheap request after the request itself (docs/benchmarks.md). A line is
@@ -84,4 +88,28 @@ func (c flushingCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 		}
 	}
 	return err
+}
+
+// newLogger builds the process's logger: JSON (or console) lines on stderr,
+// buffered (logbuf.go; flushed within a second, at once for warnings and
+// errors, and on shutdown), never sampled — every request and every kill
+// attempt gets its line.
+func newLogger(c LogConfig) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, err
+	}
+	var enc zapcore.Encoder
+	if c.Format == "console" {
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	} else {
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	sink := newBufferedSink(zapcore.Lock(os.Stderr), logBufferSize, logFlushEvery)
+	return zap.New(flushingCore{zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(lvl))},
+		zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
 }
