@@ -31,7 +31,7 @@ import (
 const (
 	consoleInst      = "cdb-console"
 	consoleInstB     = "cdb-console-b"
-	consoleInstNodes = "cynosdbmysql-console"  // an instance of two nodes (both on the test MariaDB)
+	consoleInstNodes = "cynosdbmysql-console" // an instance of two nodes (both on the test MariaDB)
 	consoleScopedID  = "AKIDconsolescoped"
 	consoleScopedKey = "console-scoped-secret-key"
 	consoleHWProject = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
