@@ -2,10 +2,11 @@ package killtask
 
 import (
 	"context"
-	"database/sql/driver"
+	"database/sql"
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -22,35 +23,84 @@ const (
 	stalledFactor = 4
 )
 
-// startKill hands a confirmed victim to a kill slot, waiting for one until
-// ctx ends (the poller passes a deadline of its next poll). It returns false
-// when no slot came free in time: the victim is re-read at the next poll. An
-// id whose KILL is still in flight is never killed twice.
-func (n *node) startKill(ctx context.Context, p Process, server string, seen time.Time) bool {
-	select {
-	case n.sem <- struct{}{}: // a free slot wins even when ctx is already done
-	default:
+// killQueue is a batch's victims, taken in order by its kill workers.
+type killQueue struct {
+	ctx      context.Context // the worker's: once done, no KILL of the batch starts
+	items    []Process
+	next     atomic.Int64
+	deadline time.Time // no KILL of the batch starts after it
+	sendBy   time.Time // shared store: the batch's confirm window (see killBatch); zero otherwise
+	server   string
+	seen     time.Time
+}
+
+// take hands out the next victim (false: none left).
+func (q *killQueue) take() (*Process, bool) {
+	i := q.next.Add(1) - 1
+	if i >= int64(len(q.items)) {
+		return nil, false
+	}
+	return &q.items[i], true
+}
+
+func (q *killQueue) left() bool { return q.next.Load() < int64(len(q.items)) }
+
+// drain kills a batch's victims through kill workers: each holds a kill
+// slot and one pinned connection and takes victims one after another (as a
+// bare program would: no hand-over between KILLs). It starts a worker per
+// free slot while victims are left, and a new one whenever a stalled KILL
+// gives its slot back (see killSlot). It returns once every victim has been
+// taken, or when no slot came free before the batch's deadline; a worker
+// that reaches the deadline with victims left asks for a new read at once.
+func (n *node) drain(q *killQueue) {
+	ctx, cancel := context.WithDeadline(q.ctx, q.deadline)
+	defer cancel()
+	for q.left() {
 		select {
-		case n.sem <- struct{}{}:
-		case <-ctx.Done():
-			return false
+		case n.sem <- struct{}{}: // a free slot wins even when the deadline passed
+		default:
+			select {
+			case n.sem <- struct{}{}:
+			case <-ctx.Done():
+				n.poke() // no slot came free in time: re-read at once, not an interval later
+				return
+			}
+		}
+		if !q.left() {
+			<-n.sem
+			return
+		}
+		n.e.kills.Go(func() { n.killWorker(q) })
+	}
+}
+
+// killWorker is one kill worker of a batch; it holds a slot when it starts.
+func (n *node) killWorker(q *killQueue) {
+	var kc killConn
+	defer kc.close()
+	for {
+		if time.Now().After(q.deadline) || q.ctx.Err() != nil {
+			if q.left() {
+				n.poke()
+			}
+			<-n.sem
+			return
+		}
+		p, ok := q.take()
+		if !ok {
+			<-n.sem
+			return
+		}
+		if !n.claim(p.ID) {
+			continue // a KILL of this thread is in flight already
+		}
+		slot := n.hedge()
+		n.killForTask(context.Background(), *p, q.server, q.sendBy, q.seen, &kc)
+		n.unclaim(p.ID)
+		if !slot.keep() {
+			return // the KILL stalled and its slot went to another worker
 		}
 	}
-	if !n.claim(p.ID) {
-		<-n.sem
-		return true
-	}
-	kctx := context.WithoutCancel(ctx) // a started KILL finishes (bounded by KillTimeout) even on stop
-	var sendBy time.Time               // shared store: the batch's confirm window (see tick)
-	if dl, ok := ctx.Deadline(); ok && n.e.leases != nil {
-		sendBy = dl
-	}
-	slot := n.hedge()
-	n.e.kills.Go(func() {
-		defer n.finish(slot, p.ID)
-		n.killForTask(kctx, p, server, sendBy, seen)
-	})
-	return true
 }
 
 // claim marks a KILL of id in flight and reports true, or false when one
@@ -69,6 +119,11 @@ func (n *node) claim(id uint64) bool {
 // finish ends a claimed KILL: its slot and its in-flight mark go back.
 func (n *node) finish(slot *killSlot, id uint64) {
 	slot.done()
+	n.unclaim(id)
+}
+
+// unclaim ends the in-flight mark of a KILL of id.
+func (n *node) unclaim(id uint64) {
 	n.inflightMu.Lock()
 	delete(n.inflight, id)
 	n.inflightMu.Unlock()
@@ -123,9 +178,27 @@ func (s *killSlot) done() {
 	s.release()
 }
 
+// keep ends the KILL like done but, when the slot is still held (the KILL
+// was prompt), keeps it for the caller's next KILL and reports true; false
+// when the slot went back to the semaphore while the KILL stalled.
+func (s *killSlot) keep() bool {
+	s.timer.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stalled {
+		s.n.stalled.Add(-1)
+		s.stalled = false
+	}
+	if s.released {
+		return false
+	}
+	s.released = true // handed over to the caller's next slot, not to the semaphore
+	return true
+}
+
 // killForTask kills one session for the oldest task that still matches it,
 // unless every task that matched was cancelled or expired meanwhile.
-func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy, seen time.Time) {
+func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy, seen time.Time, kc *killConn) {
 	e, inst := n.e, n.inst
 	inst.gate.RLock()
 	t := e.attribute(inst.cfg.ID, &p, e.now())
@@ -143,7 +216,7 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy
 		return
 	}
 	stmt := killStatement(inst.cfg.KillMethod, mode, p.ID, p.QueryID)
-	err := n.execKill(ctx, stmt, p.ID, server, func() bool {
+	err := n.execKillOn(ctx, kc, stmt, p.ID, server, func() bool {
 		return n.owns() && (sendBy.IsZero() || time.Now().Before(sendBy))
 	})
 	inst.gate.RUnlock()
@@ -230,6 +303,22 @@ var errOtherServer = errors.New("killtask: kill connection reached another serve
 // (after a possibly slow connection dial): a task kill passes the lease
 // check, so a replica that lost its lease meanwhile sends nothing.
 func (n *node) execKill(ctx context.Context, stmt string, id uint64, server string, guard func() bool) error {
+	return n.execKillOn(ctx, nil, stmt, id, server, guard)
+}
+
+// killConn is a kill worker's pinned connection of the kill pool.
+type killConn struct{ c *sql.Conn }
+
+func (k *killConn) close() {
+	if k.c != nil {
+		k.c.Close()
+		k.c = nil
+	}
+}
+
+// execKillOn is execKill on kc's connection (taken from the kill pool and
+// kept there for the next KILL; nil: a connection for this KILL only).
+func (n *node) execKillOn(ctx context.Context, kc *killConn, stmt string, id uint64, server string, guard func() bool) error {
 	_, kdb, err := n.pools()
 	if err != nil {
 		return err
@@ -245,23 +334,36 @@ func (n *node) execKill(ctx context.Context, stmt string, id uint64, server stri
 			}
 		}
 	}
-	c, err := kdb.Conn(ctx)
-	if err != nil {
-		return err
+	if kc == nil {
+		kc = &killConn{}
+		defer kc.close()
 	}
-	defer c.Close()
-	if got, _, err := connInfo(c); err != nil || got != server {
-		// Drop this connection from the pool: it leads to the wrong server.
-		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	if kc.c == nil {
+		c, err := kdb.Conn(ctx)
 		if err != nil {
 			return err
 		}
-		return errOtherServer
+		if got, _, err := connInfo(c); err != nil || got != server {
+			// Drop this connection from the pool: it leads to the wrong server.
+			discard(c)
+			if err != nil {
+				return err
+			}
+			return errOtherServer
+		}
+		kc.c = c
 	}
 	if guard != nil && !guard() {
 		return errLeaseLost
 	}
-	_, err = c.ExecContext(ctx, stmt)
+	// Bounded by the kill pool's I/O deadlines (kill_timeout, see pools).
+	_, err = kc.c.ExecContext(context.WithoutCancel(ctx), stmt)
+	var me *mysql.MySQLError
+	if err != nil && !errors.As(err, &me) {
+		// A timeout, a network error: this connection is done for.
+		discard(kc.c)
+		kc.c = nil
+	}
 	return err
 }
 

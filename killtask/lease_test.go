@@ -273,16 +273,16 @@ func TestLeaseCancelElsewhere(t *testing.T) {
 	}
 	ps := processIDs(t, []uint64{v2.id})
 	n.setLease(time.Now().Add(-time.Millisecond))
-	n.killForTask(ctx, ps[v2.id], n.server, time.Time{}, time.Now())
+	n.killForTask(ctx, ps[v2.id], n.server, time.Time{}, time.Now(), nil)
 	assertAlive(t, v2)
 	// With the lease confirmed again but the batch's confirm window closed
 	// (a cancel elsewhere may have committed since), nothing is sent.
 	if !func() bool { n.setLease(time.Now().Add(time.Second)); return n.fence(ctx) }() {
 		t.Fatal("fence refused a lease this replica holds")
 	}
-	n.killForTask(ctx, ps[v2.id], n.server, time.Now().Add(-time.Millisecond), time.Now())
+	n.killForTask(ctx, ps[v2.id], n.server, time.Now().Add(-time.Millisecond), time.Now(), nil)
 	assertAlive(t, v2)
 	// Within the window, the same call kills.
-	n.killForTask(ctx, ps[v2.id], n.server, time.Now().Add(time.Second), time.Now())
+	n.killForTask(ctx, ps[v2.id], n.server, time.Now().Add(time.Second), time.Now(), nil)
 	waitGone(t, 5*time.Second, v2)
 }

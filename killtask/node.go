@@ -128,7 +128,22 @@ func (n *node) pools() (*sql.DB, *sql.DB, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("killtask: node %s: %w", n.id, redactDSNError(err))
 		}
-		kdb, err := OpenDB(n.mc)
+		// The kill pool's reads and writes are bounded by kill_timeout
+		// through the connection's I/O deadlines, so a KILL needs no context
+		// with a Done channel: the driver then sends it without handing over
+		// to its cancel watcher goroutine twice per statement (the bare
+		// program's way; at hundreds of KILLs a burst those hand-overs were
+		// most of the scheduler's delay).
+		kmc := n.mc.Clone()
+		if kt := n.e.cfg.KillTimeout; kt > 0 {
+			if kmc.ReadTimeout == 0 || kmc.ReadTimeout > kt {
+				kmc.ReadTimeout = kt
+			}
+			if kmc.WriteTimeout == 0 || kmc.WriteTimeout > kt {
+				kmc.WriteTimeout = kt
+			}
+		}
+		kdb, err := OpenDB(kmc)
 		if err != nil {
 			db.Close()
 			return nil, nil, fmt.Errorf("killtask: node %s: %w", n.id, redactDSNError(err))

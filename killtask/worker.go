@@ -258,19 +258,18 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 			return
 		}
 	}
-	// Wait for kill slots until the next read is due: prompt KILLs free
-	// their slots in well under a millisecond and stalled ones give theirs
-	// back after slowKill, so a burst drains at the pool's pace.
-	deadline := time.Now().Add(e.cfg.PollInterval)
+	// Kill slots are waited for until the next read is due: prompt KILLs
+	// free their slots in well under a millisecond and stalled ones give
+	// theirs back after slowKill, so a burst drains at the pool's pace.
+	q := &killQueue{ctx: ctx, server: n.server, seen: seen, deadline: time.Now().Add(e.cfg.PollInterval)}
 	if e.leases != nil {
 		// Kills of this batch may start only within confirmWindow of the
 		// store confirming its tasks (CancelTasks waits as long), so a
 		// cancel answered by another replica is never followed by a KILL
 		// started here; what is left re-polls and re-confirms at once.
-		deadline = time.Now().Add(confirmWindow(e.cfg.PollInterval))
+		q.deadline = time.Now().Add(confirmWindow(e.cfg.PollInterval))
+		q.sendBy = q.deadline
 	}
-	kctx, kcancel := context.WithDeadline(ctx, deadline)
-	defer kcancel()
 	for i := range cands {
 		c := &cands[i]
 		p := &c.p
@@ -286,11 +285,9 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 		if firstMatch(tasks, p) < 0 {
 			continue
 		}
-		if !n.startKill(kctx, *p, n.server, seen) {
-			n.poke() // no slot came free in time: re-read at once, not an interval later
-			return
-		}
+		q.items = append(q.items, *p)
 	}
+	n.drain(q)
 }
 
 // nextExpiry returns the monotonic instant at which the first of tasks

@@ -214,7 +214,7 @@ func verdict(ok bool) string {
 
 func (r *report) write(w *bytes.Buffer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	mode := fmt.Sprintf("full run: %d runs per figure, medians quoted", r.o.runs)
+	mode := fmt.Sprintf("full run: %d runs per figure (the burst: %d), medians quoted", r.o.runs, max(r.o.runs, burstRuns))
 	if r.o.quick {
 		mode = "QUICK run (BENCH_QUICK=1): one run per figure, shorter windows — indicative only"
 	}
@@ -502,6 +502,18 @@ func (r *report) writeBurst(p func(string, ...any)) []string {
 		}
 		return strings.Join(s, "; ")
 	}())
+	var first, last []time.Duration
+	for _, run := range b.Runs {
+		if run.LastKill > 0 {
+			first, last = append(first, run.FirstKill), append(last, run.LastKill)
+		}
+	}
+	if len(first) > 0 {
+		p("")
+		p("killgate's own history (median over runs): first KILL %s after the `CreateKillTask` request (the answer's", ms(medD(first)))
+		p("commit, the first read of the new task's node, the re-check of the candidates), last KILL %s after it. The", ms(medD(last)))
+		p("floor and killgate alternate which goes first in each run.")
+	}
 	hol := float64(medD(kgw)) / float64(medD(kg))
 	return []string{
 		fmt.Sprintf("| 3. Burst of %d ≤ 2 × floor | %.2f× — %s |", b.N, float64(medD(kg))/float64(f), verdict(float64(medD(kg)) <= 2*float64(f))),

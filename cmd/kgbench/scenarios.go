@@ -407,7 +407,7 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 	defer lock.release()
 	prefix := "SELECT GET_LOCK"
 	query := "SELECT GET_LOCK('" + lock.name + "', 60)"
-	openVictims := func() (*sessions, []chan time.Time, error) {
+	openVictims := victimOpener(func() (*sessions, []chan time.Time, error) {
 		vs, err := b.openSessions(b.victimUser, b.schema, o.burst)
 		if err != nil {
 			return nil, nil, err
@@ -418,7 +418,7 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 			return nil, nil, err
 		}
 		return vs, g, nil
-	}
+	})
 	kg, err := o.startKG("burst", kgConfig{Instances: []kgInstance{{ID: "cdb-bench", DSN: b.rootDSN}}, PollInterval: interval, MaxTasks: 5})
 	if err != nil {
 		return nil, err
@@ -426,82 +426,27 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 	defer kg.cleanup()
 	defer kg.stop()
 	task := fmt.Sprintf(`{"InstanceId":"cdb-bench","Duration":3600,"DB":%q}`, b.schema)
-	for r := range o.runs {
+	// The floor and killgate alternate which goes first, so neither always
+	// follows the pt-kill teardown of the run before; the burst is the
+	// noisiest figure (its floor alone spans 20–60 ms on this machine), so
+	// it takes more runs than the others.
+	runs := o.runs
+	if !o.quick {
+		runs = max(runs, burstRuns)
+	}
+	for r := range runs {
 		var run burstRun
-		// Floor: one processlist read (killgate's query), the sessions of
-		// the schema picked from it, KILLed by the bench over 8 connections.
-		vs, gone, err := openVictims()
-		if err != nil {
-			return nil, err
-		}
-		conns := make([]*sql.Conn, 8)
-		for i := range conns {
-			if conns[i], err = b.root.Conn(context.Background()); err != nil {
+		floorFirst := r%2 == 0
+		for _, floor := range []bool{floorFirst, !floorFirst} {
+			var err error
+			if floor {
+				err = o.burstFloor(b, openVictims, &run)
+			} else {
+				err = o.burstKG(b, kg, task, openVictims, r, &run)
+			}
+			if err != nil {
 				return nil, err
 			}
-		}
-		t0 := time.Now()
-		ids, err := readIDs(conns[0], b.schema)
-		if err != nil {
-			return nil, err
-		}
-		run.FloorRead = time.Since(t0)
-		var wg sync.WaitGroup
-		for w, c := range conns {
-			wg.Go(func() {
-				for i := w; i < len(ids); i += len(conns) {
-					_, _ = c.ExecContext(context.Background(), fmt.Sprintf("KILL CONNECTION %d", ids[i]))
-				}
-			})
-		}
-		wg.Wait()
-		run.FloorKills = time.Since(t0)
-		ds, missing := waitAll(gone, t0, 20*time.Second)
-		for _, c := range conns {
-			c.Close()
-		}
-		vs.close()
-		if missing > 0 {
-			return nil, fmt.Errorf("burst floor: %d sessions survived their KILL", missing)
-		}
-		run.Floor = ds[len(ds)-1]
-
-		// killgate: the sessions are there, then the task is created.
-		vs, gone, err = openVictims()
-		if err != nil {
-			return nil, err
-		}
-		t0 = time.Now()
-		if _, err := kg.call("CreateKillTask", task); err != nil {
-			vs.close()
-			return nil, err
-		}
-		ds, missing = waitAll(gone, t0, 20*time.Second)
-		vs.close()
-		if _, err := kg.call("CancelKillTask", `{"InstanceId":"cdb-bench","Product":"mysql"}`); err != nil {
-			return nil, err
-		}
-		if missing > 0 {
-			return nil, fmt.Errorf("burst: %d of %d sessions not killed by killgate within 20s", missing, o.burst)
-		}
-		run.KG, run.KGp50 = ds[len(ds)-1], pct2(ds, 50)
-		time.Sleep(400 * time.Millisecond) // history flush (every 200 ms)
-		if recs, err := kg.killRecords(); err == nil {
-			want := map[uint64]bool{}
-			for _, id := range vs.ids {
-				want[id] = true
-			}
-			var ks []time.Duration
-			for _, r := range recs {
-				if want[r.ThreadID] {
-					ks = append(ks, r.KilledAt.Sub(t0.Truncate(time.Millisecond)))
-				}
-			}
-			slices.Sort(ks)
-			if len(ks) > 0 {
-				run.FirstKill, run.LastKill = ks[0], ks[len(ks)-1]
-			}
-			logf("burst run %d: killgate history: %d kills, first %s, p50 %s, last %s after task creation", r+1, len(ks), run.FirstKill, pct2(ks, 50), run.LastKill)
 		}
 
 		// killgate with SLEEP() victims among them (opened first).
@@ -514,18 +459,18 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 			sl.close()
 			return nil, err
 		}
-		vs, gone, err = openVictims()
+		vs, gone, err := openVictims()
 		if err != nil {
 			sl.close()
 			return nil, err
 		}
-		t0 = time.Now()
+		t0 := time.Now()
 		if _, err := kg.call("CreateKillTask", task); err != nil {
 			vs.close()
 			sl.close()
 			return nil, err
 		}
-		ds, missing = waitAll(gone, t0, 20*time.Second)
+		ds, missing := waitAll(gone, t0, 20*time.Second)
 		sds, smissing := waitAll(sgone, t0, 20*time.Second)
 		vs.close()
 		if smissing > 0 {
@@ -575,6 +520,97 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 	}
 	res.HWM = kg.hwmMiB()
 	return res, nil
+}
+
+// burstRuns is how many runs the burst takes in a full bench.
+const burstRuns = 7
+
+// victimOpener opens the burst's victims and waits until they all run.
+type victimOpener func() (*sessions, []chan time.Time, error)
+
+// burstFloor is the burst's floor: one processlist read (killgate's query),
+// the sessions of the schema picked from it, KILLed by the bench over 8
+// connections opened beforehand.
+func (o *options) burstFloor(b *benchDB, openVictims victimOpener, run *burstRun) error {
+	vs, gone, err := openVictims()
+	if err != nil {
+		return err
+	}
+	defer vs.close()
+	conns := make([]*sql.Conn, 8)
+	for i := range conns {
+		if conns[i], err = b.root.Conn(context.Background()); err != nil {
+			return err
+		}
+		defer conns[i].Close()
+	}
+	t0 := time.Now()
+	ids, err := readIDs(conns[0], b.schema)
+	if err != nil {
+		return err
+	}
+	run.FloorRead = time.Since(t0)
+	var wg sync.WaitGroup
+	for w, c := range conns {
+		wg.Go(func() {
+			for i := w; i < len(ids); i += len(conns) {
+				_, _ = c.ExecContext(context.Background(), fmt.Sprintf("KILL CONNECTION %d", ids[i]))
+			}
+		})
+	}
+	wg.Wait()
+	run.FloorKills = time.Since(t0)
+	ds, missing := waitAll(gone, t0, 20*time.Second)
+	if missing > 0 {
+		return fmt.Errorf("burst floor: %d sessions survived their KILL", missing)
+	}
+	run.Floor = ds[len(ds)-1]
+	return nil
+}
+
+// burstKG is killgate's burst: the sessions are there, then the task is
+// created; the figure runs from the CreateKillTask request to the last
+// victim's connection error.
+func (o *options) burstKG(b *benchDB, kg *kgProc, task string, openVictims victimOpener, r int, run *burstRun) error {
+	vs, gone, err := openVictims()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if _, err := kg.call("CreateKillTask", task); err != nil {
+		vs.close()
+		return err
+	}
+	ds, missing := waitAll(gone, t0, 20*time.Second)
+	vs.close()
+	if _, err := kg.call("CancelKillTask", `{"InstanceId":"cdb-bench","Product":"mysql"}`); err != nil {
+		return err
+	}
+	if missing > 0 {
+		return fmt.Errorf("burst: %d of %d sessions not killed by killgate within 20s", missing, o.burst)
+	}
+	run.KG, run.KGp50 = ds[len(ds)-1], pct2(ds, 50)
+	time.Sleep(400 * time.Millisecond) // history flush (every 200 ms)
+	recs, err := kg.killRecords()
+	if err != nil {
+		return nil // the history is information only
+	}
+	want := map[uint64]bool{}
+	for _, id := range vs.ids {
+		want[id] = true
+	}
+	var ks []time.Duration
+	for _, rec := range recs {
+		if want[rec.ThreadID] {
+			ks = append(ks, rec.KilledAt.Sub(t0.Truncate(time.Millisecond)))
+		}
+	}
+	slices.Sort(ks)
+	if len(ks) > 0 {
+		run.FirstKill, run.LastKill = ks[0], ks[len(ks)-1]
+	}
+	logf("burst run %d: killgate history: %d kills, first %s, p50 %s, last %s after task creation", r+1, len(ks), run.FirstKill, pct2(ks, 50), run.LastKill)
+	return nil
 }
 
 // ---------------------------------------------------------------------------
