@@ -202,7 +202,7 @@ func TestConsoleBrowser(t *testing.T) {
 	})
 	base := map[string]string{
 		"KG_URL": "http://" + st.Addr + "/console/", "KG_ID": kgtest.SecretID, "KG_KEY": kgtest.SecretKey,
-		"KG_INSTANCE": consoleInst, "KG_INSTANCES": consoleInst + "," + consoleInstB, "KG_USER": user,
+		"KG_INSTANCE": consoleInst, "KG_INSTANCES": consoleInst + "," + consoleInstB + "," + consoleInstNodes, "KG_USER": user,
 		"KG_SCOPED_ID": consoleScopedID, "KG_SCOPED_KEY": consoleScopedKey, "KG_HW_TOKEN": consoleHWToken,
 		"KG_HW_AK": consoleHWAK, "KG_HW_SK": consoleHWSK,
 		"KG_SHOTS": consoleShots(t),
