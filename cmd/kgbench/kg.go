@@ -239,8 +239,13 @@ func (p *kgProc) call(action, body string) (string, error) {
 
 // metric sums a Prometheus counter from /metrics over series whose label
 // text contains every filter.
+// scrapeClient reads /metrics on a connection of its own per scrape: an idle
+// keep-alive connection would be closed by killgate's idle timeout inside a
+// measured window (CPU at rest).
+var scrapeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+
 func (p *kgProc) metric(name string, filters ...string) (float64, error) {
-	resp, err := http.Get("http://" + p.Addr + "/metrics")
+	resp, err := scrapeClient.Get("http://" + p.Addr + "/metrics")
 	if err != nil {
 		return 0, err
 	}

@@ -413,7 +413,8 @@ func (r *report) writeI15(p func(string, ...any)) {
 		p("**CPU at rest** (utime+stime as the sum of the process's threads' scheduler run time, `/proc/<pid>/task/*/schedstat`,")
 		p("nanoseconds; over the same %s window): killgate with no task **%s per minute**, an idle bare `net/http`", dur(i.RestWin.Dur.Round(time.Second)), cpuMs(i.RestWin.cpuPerMin()))
 		p("server (`kgbench floor-server`) **%s per minute** — %s. (Target met when killgate ≤ %.1f× the idle server + %.0f ms/min", cpuMs(i.IdleHTTPWin.cpuPerMin()), ratio(float64(i.RestWin.cpuPerMin()), float64(i.IdleHTTPWin.cpuPerMin())), tgtRestCPU, tgtRestSlack)
-		p("of measurement slack: an idle Go server with no timers uses next to nothing.)")
+		p("of measurement slack: an idle Go server with no timers uses next to nothing. The window starts %s after the bench's", dur(restSettle))
+		p("own /metrics scrape of killgate, whose access line and garbage cost a few hundred µs within a second of it.)")
 		p("")
 	}
 	if len(i.PollKG) > 0 {
