@@ -194,6 +194,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	for _, inst := range e.order {
 		for _, n := range inst.nodes {
 			wg.Go(func() { n.run(ctx) })
+			wg.Go(func() { n.probeAtStart(ctx) })
 		}
 	}
 	<-ctx.Done()

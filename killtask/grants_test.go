@@ -144,6 +144,18 @@ func TestKillWithoutPrivilegeIsVisible(t *testing.T) {
 	go func() { done <- e.Run(rctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
+	// Before any task: the start-up probe names the missing grant (log,
+	// node health) without reading the processlist.
+	waitFor(t, 5*time.Second, func() bool {
+		return slices.Equal(e.instances["inst"].nodes[0].getHealth().Missing, []string{"CONNECTION ADMIN (or SUPER)"})
+	}, "the start-up probe to name the missing grant")
+	if n := logs.FilterMessageSnippet("cannot kill every session").Len(); n != 1 {
+		t.Errorf("%d grant warnings after the start-up probe, want 1", n)
+	}
+	if r := e.instances["inst"].nodes[0].reads.Load(); r != 0 {
+		t.Errorf("%d processlist reads with no task", r)
+	}
+
 	tk := newTask("inst", Filter{User: fx.users[0]}, Forever)
 	if err := e.CreateTask(ctx, tk); err != nil {
 		t.Fatal(err)

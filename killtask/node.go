@@ -323,12 +323,38 @@ func (n *node) report(ctx context.Context, tasks []*Task) {
 	}
 }
 
-// probe checks a node that was never polled.
-func (n *node) probe(ctx context.Context) {
+// probe checks a node that was never polled: it connects and, once
+// connected, reads the account's grants, so that a node whose account
+// cannot kill says so (health, /readyz, logs) before its first task. A poll
+// that finished meanwhile has the newer word on the node's health.
+func (n *node) probe(ctx context.Context) error {
 	c, _, err := n.conn(ctx)
 	if err == nil {
+		defer c.Close()
 		err = c.PingContext(ctx)
-		c.Close()
 	}
-	n.setHealth(err)
+	if err == nil && n.needGrants(time.Now()) {
+		n.updateGrants(ctx, c)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if n.getHealth().CheckedAt.IsZero() {
+		n.setHealth(err)
+	}
+	return err
 }
+
+// probeAtStart probes the node once when the engine starts (bounded by
+// probeTimeout): a wrong DSN or a missing grant is logged at start, not at
+// the first incident. It reads no processlist and leaves no timer.
+func (n *node) probeAtStart(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if err := n.probe(ctx); err != nil && ctx.Err() == nil {
+		n.e.log.Warn("node not reachable at start", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
+	}
+}
+
+// probeTimeout bounds the start-up probe of a node.
+const probeTimeout = 15 * time.Second

@@ -83,7 +83,7 @@ func (e *Engine) Instances(ctx context.Context) ([]InstanceInfo, error) {
 	for _, inst := range e.order {
 		for _, n := range inst.nodes {
 			if n.getHealth().CheckedAt.IsZero() {
-				wg.Go(func() { n.probe(ctx) })
+				wg.Go(func() { _ = n.probe(ctx) })
 			}
 		}
 	}
