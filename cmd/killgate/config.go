@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -328,6 +329,15 @@ func (c *Config) validate() error {
 			bad("instances[%d] (%s): default_kill_mode must be CONNECTION or QUERY, not %q", i, in.ID, in.DefaultKillMode)
 		}
 	}
+	// A credential's instance allow-list names configured instances: a typo
+	// would otherwise leave the key answering UnauthorizedOperation.
+	for i, cr := range c.Credentials {
+		for _, id := range cr.Instances {
+			if id != "*" && !seenInst[id] {
+				bad("credentials[%d] (%s): instances: %q is not a configured instance", i, cr.SecretID, id)
+			}
+		}
+	}
 	if c.Worker.PollInterval < 10*time.Millisecond {
 		bad("worker.poll_interval must be at least 10ms")
 	}
@@ -377,6 +387,20 @@ func (c *Config) validate() error {
 	}
 	if c.Ops.Listen != "" && c.Ops.Listen == c.Listen {
 		bad("ops.listen must differ from listen (leave it empty to serve ops endpoints on the main listener)")
+	}
+	return errors.Join(errs...)
+}
+
+// checkCredentialActions reports a credential whose action allow-list names
+// an action the API does not have (known: the registry's names).
+func (c *Config) checkCredentialActions(known []string) error {
+	var errs []error
+	for i, cr := range c.Credentials {
+		for _, a := range cr.Actions {
+			if a != "*" && !slices.Contains(known, a) {
+				errs = append(errs, fmt.Errorf("config: credentials[%d] (%s): actions: %q is not an action of the API", i, cr.SecretID, a))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

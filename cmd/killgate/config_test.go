@@ -55,6 +55,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"body-memory-too-small", minimal + "\nrequests: {body_memory_mb: 16}\n", "requests.body_memory_mb"},
 		{"body-wait-zero", minimal + "\nrequests: {body_wait: 0s}\n", "requests.body_wait"},
 		{"ratelimit-negative", minimal + "\nratelimit: {per_second: -1}\n", "must not be negative"},
+		{"credential-unknown-instance", strings.ReplaceAll(minimal, `secret_key: "${KEY}"}`, `secret_key: "${KEY}", instances: [cdb-nope]}`), `instances: "cdb-nope" is not a configured instance`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +67,22 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Fatalf("error leaks a secret: %v", err)
 			}
 		})
+	}
+}
+
+// A credential's action allow-list names actions of the API; "*" is all.
+func TestCredentialActionsKnown(t *testing.T) {
+	known := []string{"CreateKillTask", "DescribeKillRecords"}
+	cfg, err := parseConfig([]byte(strings.ReplaceAll(minimal, `secret_key: "${KEY}"}`, `secret_key: "${KEY}", actions: [DescribeKillRecords, "*"], instances: [cdb-1, "*"]}`)), env(map[string]string{"KEY": "k", "PW": "p"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.checkCredentialActions(known); err != nil {
+		t.Fatalf("known actions refused: %v", err)
+	}
+	cfg.Credentials[0].Actions = []string{"DescribeKillRecordz"}
+	if err := cfg.checkCredentialActions(known); err == nil || !strings.Contains(err.Error(), `"DescribeKillRecordz" is not an action of the API`) {
+		t.Fatalf("a typo in actions: %v", err)
 	}
 }
 

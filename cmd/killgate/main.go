@@ -149,6 +149,9 @@ func serve(ctx context.Context, cfg Config, log *zap.Logger, ready chan<- string
 	svc := actions.NewService(eng, log.Named("actions"))
 	registry := actions.NewRegistry(svc.Actions())
 	hwRegistry := actions.NewRegistry(svc.HuaweiActions())
+	if err := cfg.checkCredentialActions(registry.Names()); err != nil {
+		return err
+	}
 	// Ops endpoints and metrics (docs/operations.md).
 	var (
 		metrics *gateway.Metrics
