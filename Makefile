@@ -10,7 +10,7 @@ TESTFLAGS ?= -race -count=1 -p 1 -timeout 15m
 .PHONY: help build run test unit vet fmt tidy deps bench fuzz fuzz-corpus crash soak reliability clean scale-test console-deps console-test console-screenshots console-check
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 build: ## build bin/killgate and bin/killgatectl
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/killgate ./cmd/killgate

@@ -307,7 +307,7 @@ type KillRecord struct {
 	Outcome    Outcome   `db:"outcome"`
 	Error      string    `db:"error"`
 	KilledAt   time.Time `db:"killed_at"`
-	Replica    string    `db:"replica"` // the replica that made the kill (set by the store; "" in single-process mode)
+	Replica    string    `db:"replica"` // the process that made the kill (Config.ReplicaID, set by the engine)
 	// KillMode is the KILL sent (KillConnection or KillQuery); for an
 	// observed session, the one the task would send; "" when nothing was
 	// sent (changed, skipped) and in rows written before it was recorded.
