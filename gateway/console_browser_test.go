@@ -1,5 +1,8 @@
 package gateway_test
 
+// Longer than 400 lines on purpose: the Go side of every console browser scenario (stack, victims,
+// expectations of each scenario's RESULT) in one place.
+
 import (
 	"bufio"
 	"bytes"

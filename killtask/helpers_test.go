@@ -1,5 +1,8 @@
 package killtask
 
+// Longer than 400 lines on purpose: the killtask tests' shared fixture (MariaDB users, victims,
+// locks, engines), one place for every test file of the package.
+
 import (
 	"context"
 	"database/sql"

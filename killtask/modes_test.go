@@ -1,5 +1,8 @@
 package killtask
 
+// Longer than 400 lines on purpose: issue 16's kill modes, methods, observe-only, idle-transaction
+// and blocker tests share one set of MariaDB fixtures.
+
 import (
 	"context"
 	"database/sql"

@@ -1,5 +1,8 @@
 package ratelimit
 
+// Longer than 400 lines on purpose: the local limiter's sequences, eviction bounds and
+// concurrency cases are tables of exact expected answers, kept beside each other.
+
 import (
 	"context"
 	"fmt"

@@ -1,5 +1,8 @@
 package tc3
 
+// Longer than 400 lines on purpose: the signing vectors of every SDK variant (Go, Node.js, Python,
+// Java; TC3 and v1) are data, and long.
+
 import (
 	"crypto/hmac"
 	"crypto/sha256"

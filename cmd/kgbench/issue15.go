@@ -1,5 +1,8 @@
 package main
 
+// Longer than 400 lines on purpose: the issue-15 measurements (lateness, reads, CPU, bursts,
+// reaction, pt-kill) share one set of fixtures and run interleaved in one function each.
+
 // Issue 15 figures: threshold lateness (killgate, pt-kill and an oracle
 // floor), processlist reads per minute (at rest, Time ≥ 30 only, a task
 // without Time), CPU at rest and per poll (against an idle net/http server

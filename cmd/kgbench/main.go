@@ -6,6 +6,10 @@
 //	kgbench [-quick] [-out docs/benchmarks.md] [-killgate bin/killgate]
 //	kgbench floor-server         (internal: the bare net/http floor)
 //	kgbench poll-floor N INTERVAL DSN [QUERY] (internal: N bare processlist pollers)
+//
+// It imports the standard library, killgate/tc3 (signing), the MySQL driver
+// and SQLite: it drives killgate as a separate process (bin/killgate), never
+// through killgate's server packages.
 package main
 
 import (

@@ -1,5 +1,8 @@
 package main
 
+// Longer than 400 lines on purpose: every scenario of the main benchmark (gateway, kills, history,
+// processlist) with its floor beside it, so each ratio's two sides are read together.
+
 import (
 	"bytes"
 	"context"

@@ -12,7 +12,13 @@
 // requests served, answers by code, latencies, kills, killgate's VmRSS and
 // VmHWM and its goroutines (from /metrics) at start and end. Everything
 // stops and is removed when it returns.
+//
+// It imports the standard library, killgate/tc3 and the MySQL driver: like
+// kgbench it drives killgate as a separate process.
 package main
+
+// Longer than 400 lines on purpose: a single-file soak tool (load generator, checker and report);
+// it is run, not imported.
 
 import (
 	"bufio"

@@ -1,5 +1,8 @@
 package main
 
+// Longer than 400 lines on purpose: the whole config contract (keys, defaults, ${VAR} expansion,
+// line-numbered errors, validation) in one place, as docs/configuration.md describes it.
+
 import (
 	"errors"
 	"fmt"

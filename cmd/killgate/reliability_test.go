@@ -1,5 +1,8 @@
 package main
 
+// Longer than 400 lines on purpose: the reliability suite (crash, restart, store and database
+// outages) drives one real killgate binary through a sequence of faults.
+
 // Reliability tests against the real killgate binary (docs/reliability.md):
 // SIGKILL crash rounds, SIGTERM drain, and a secret-leak scan of a whole
 // scripted session. Targets and MySQL stores are throwaway MariaDB servers

@@ -1,5 +1,8 @@
 package main
 
+// Longer than 400 lines on purpose: the scale-out suite runs several real killgate processes
+// against one shared store; its setup is shared by every case.
+
 // Multi-process scale-out tests (docs/scale-out.md): three killgate binaries
 // on loopback sharing a MySQL store (a fresh database on the local MariaDB),
 // enforcing against that MariaDB, with the fleet-wide rate limit in Redis.

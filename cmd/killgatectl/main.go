@@ -5,6 +5,9 @@
 //	killgatectl DescribeKillRecords --InstanceId cdb-1 --watch
 //
 // Run killgatectl -h for every option.
+//
+// It imports the standard library and killgate/tc3 only (make deps checks
+// that it links no server code: no gin, store, Redis or Prometheus).
 package main
 
 import (

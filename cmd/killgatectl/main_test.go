@@ -1,5 +1,8 @@
 package main
 
+// Longer than 400 lines on purpose: killgatectl's flags, output formats and --watch against a real
+// killgate, one test per documented behaviour.
+
 import (
 	"bytes"
 	"encoding/json"

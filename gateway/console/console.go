@@ -4,6 +4,9 @@
 // signs ordinary TC3 (and Huawei) calls with the key the user typed, so this
 // package adds no endpoint that acts, reads state or authenticates
 // (docs/console.md).
+//
+// It imports only the standard library: the console reaches killgate through
+// the API, never through killgate's packages.
 package console
 
 import (

@@ -1,7 +1,13 @@
 // Package kgtest starts a whole killgate (store, engine, actions, gateway) on
 // a loopback listener for tests, with helpers for the real Tencent Go SDK and
 // for victim sessions on the real MariaDB at 127.0.0.1:3306.
+//
+// Tests only: it may import every killgate package (it wires them as
+// cmd/killgate does); no production package imports it.
 package kgtest
+
+// Longer than 400 lines on purpose: one place for every integration test's stack, credentials,
+// users, victims and locks, so the tests of gateway, cmd and the Huawei module share them.
 
 import (
 	"context"

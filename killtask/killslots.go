@@ -1,0 +1,195 @@
+package killtask
+
+// Kill slots and kill workers: how many KILLs of a node run at once, how a
+// batch's victims are spread over them, and the one-KILL-per-thread-id rule
+// (claim). The KILL itself, its checks and its record are in killer.go.
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Kill slots. KillConcurrency KILLs run at once; a KILL still running after
+// slowKill gives its slot back (it keeps running on its own connection, up to
+// KillTimeout), so that MariaDB's ~2 s stalls on SLEEP() victims never hold
+// up the prompt KILLs queued behind them. At most stalledFactor ×
+// KillConcurrency KILLs are in flight in all.
+const (
+	slowKill      = 100 * time.Millisecond
+	stalledFactor = 4
+)
+
+// killQueue is a batch's victims, taken in order by its kill workers.
+type killQueue struct {
+	ctx      context.Context // the worker's: once done, no KILL of the batch starts
+	items    []Process
+	next     atomic.Int64
+	deadline time.Time // no KILL of the batch starts after it
+	sendBy   time.Time // shared store: the batch's confirm window (see killBatch); zero otherwise
+	server   string
+	seen     time.Time
+}
+
+// take hands out the next victim (false: none left).
+func (q *killQueue) take() (*Process, bool) {
+	i := q.next.Add(1) - 1
+	if i >= int64(len(q.items)) {
+		return nil, false
+	}
+	return &q.items[i], true
+}
+
+func (q *killQueue) left() bool { return q.next.Load() < int64(len(q.items)) }
+
+// drain kills a batch's victims through kill workers: each holds a kill
+// slot and one pinned connection and takes victims one after another (as a
+// bare program would: no hand-over between KILLs). It starts a worker per
+// free slot while victims are left, and a new one whenever a stalled KILL
+// gives its slot back (see killSlot). It returns once every victim has been
+// taken, or when no slot came free before the batch's deadline; a worker
+// that reaches the deadline with victims left asks for a new read at once.
+func (n *node) drain(q *killQueue) {
+	ctx, cancel := context.WithDeadline(q.ctx, q.deadline)
+	defer cancel()
+	for q.left() {
+		select {
+		case n.sem <- struct{}{}: // a free slot wins even when the deadline passed
+		default:
+			select {
+			case n.sem <- struct{}{}:
+			case <-ctx.Done():
+				n.poke() // no slot came free in time: re-read at once, not an interval later
+				return
+			}
+		}
+		if !q.left() {
+			<-n.sem
+			return
+		}
+		n.e.kills.Go(func() { n.killWorker(q) })
+	}
+}
+
+// killWorker is one kill worker of a batch; it holds a slot when it starts.
+func (n *node) killWorker(q *killQueue) {
+	var kc killConn
+	defer kc.close()
+	for {
+		if time.Now().After(q.deadline) || q.ctx.Err() != nil {
+			if q.left() {
+				n.poke()
+			}
+			<-n.sem
+			return
+		}
+		p, ok := q.take()
+		if !ok {
+			<-n.sem
+			return
+		}
+		if !n.claim(p.ID) {
+			continue // a KILL of this thread is in flight already
+		}
+		slot := n.hedge()
+		n.killForTask(context.Background(), *p, q.server, q.sendBy, q.seen, &kc)
+		n.unclaim(p.ID)
+		if !slot.keep() {
+			return // the KILL stalled and its slot went to another worker
+		}
+	}
+}
+
+// claim marks a KILL of id in flight and reports true, or false when one
+// already is: one KILL per thread id at a time, whoever asks (a task's
+// kill, a manual or an intelligent one, a duplicate id in one request).
+func (n *node) claim(id uint64) bool {
+	n.inflightMu.Lock()
+	defer n.inflightMu.Unlock()
+	if _, busy := n.inflight[id]; busy {
+		return false
+	}
+	n.inflight[id] = struct{}{}
+	return true
+}
+
+// finish ends a claimed KILL: its slot and its in-flight mark go back.
+func (n *node) finish(slot *killSlot, id uint64) {
+	slot.done()
+	n.unclaim(id)
+}
+
+// unclaim ends the in-flight mark of a KILL of id.
+func (n *node) unclaim(id uint64) {
+	n.inflightMu.Lock()
+	delete(n.inflight, id)
+	n.inflightMu.Unlock()
+}
+
+// killSlot is one acquired kill slot whose KILL is running.
+type killSlot struct {
+	n        *node
+	mu       sync.Mutex
+	released bool // the slot is back in the semaphore
+	stalled  bool // counted in n.stalled
+	timer    *time.Timer
+}
+
+// hedge arms the stall timer on a slot the caller has just acquired: after
+// slowKill the slot goes back to the semaphore (unless too many KILLs are
+// stalled already) while the KILL keeps running.
+func (n *node) hedge() *killSlot {
+	s := &killSlot{n: n}
+	s.timer = time.AfterFunc(slowKill, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.released {
+			return
+		}
+		if n.stalled.Add(1) > int64(stalledFactor-1)*int64(cap(n.sem)) {
+			n.stalled.Add(-1)
+			return
+		}
+		s.stalled = true
+		s.release()
+	})
+	return s
+}
+
+func (s *killSlot) release() {
+	if !s.released {
+		s.released = true
+		<-s.n.sem
+	}
+}
+
+// done ends the KILL: the slot (if still held) and the stalled count go back.
+func (s *killSlot) done() {
+	s.timer.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stalled {
+		s.n.stalled.Add(-1)
+		s.stalled = false
+	}
+	s.release()
+}
+
+// keep ends the KILL like done but, when the slot is still held (the KILL
+// was prompt), keeps it for the caller's next KILL and reports true; false
+// when the slot went back to the semaphore while the KILL stalled.
+func (s *killSlot) keep() bool {
+	s.timer.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stalled {
+		s.n.stalled.Add(-1)
+		s.stalled = false
+	}
+	if s.released {
+		return false
+	}
+	s.released = true // handed over to the caller's next slot, not to the semaphore
+	return true
+}
