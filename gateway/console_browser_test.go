@@ -493,11 +493,22 @@ func TestConsoleBrowser(t *testing.T) {
 	})
 
 	t.Run("Overview", func(t *testing.T) {
-		var r struct{ Kills string }
+		var r struct {
+			Kills   string
+			Matched []string
+		}
 		csRun(t, dir, "tour", base, &r)
 		// 2 manual kills, 3 by the task, 9 by the intelligent kill (when the subtests before ran).
 		if r.Kills == "0" {
 			t.Errorf("Instances shows %s kills in the last hour after the kills above", r.Kills)
+		}
+		// The task's kills (TaskFromForm) show the filter that matched them.
+		found := false
+		for _, m := range r.Matched {
+			found = found || strings.Contains(m, "User="+user)
+		}
+		if !found {
+			t.Errorf("History shows no matched filter naming User=%s on the task's kills: %q", user, r.Matched)
 		}
 	})
 

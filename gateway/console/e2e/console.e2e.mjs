@@ -428,6 +428,8 @@ const scenarios = {
     await page.goto(`${URL_}#/history?instance=${INSTANCE}`);
     await page.locator('svg.chart').waitFor();
     await page.locator('[data-thread]').first().waitFor();
+    // Task kills name the filter that matched them.
+    const matched = await page.locator('[data-role="matched-filter"]').allInnerTexts();
     await shot(page, 'history');
     await page.setViewportSize(PHONE);
     await page.reload();
@@ -435,7 +437,7 @@ const scenarios = {
     await page.locator('[data-thread]').first().waitFor();
     await shot(page, 'history-phone');
     assertClean(page);
-    result({kills});
+    result({kills, matched});
   },
 
   // A rate-limited answer shows its code and message.

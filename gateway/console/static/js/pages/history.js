@@ -14,6 +14,9 @@ const OUTCOMES = [
 const CHART_MAX = 1000;
 const CSV_MAX = 10000;
 
+
+// clip80 shortens a text shown in a cell (its title keeps it whole).
+const clip80 = t => t.length > 80 ? t.slice(0, 80) + '…' : t;
 export async function render(ctx) {
   let items = [];
   try {
@@ -111,8 +114,10 @@ export async function render(ctx) {
         {key: 'Host', label: 'Host', cls: 'mono'},
         {key: 'DB', label: 'DB', cls: 'wrap'},
         {key: 'Info', label: 'Statement', cls: 'info', cell: k => k.Info ? h('div', {class: 'clip', title: k.Info}, k.Info) : h('span', {class: 'faint'}, k.Command || '—')},
-        {key: 'Outcome', label: 'Outcome', cell: k => badge(k.Outcome, k.Outcome)},
-        {key: 'Source', label: 'Reason', cell: k => h('div', {}, sourceLabel(k.Source), k.Error ? h('div', {class: 'faint', title: k.Error}, k.Error.length > 80 ? k.Error.slice(0, 80) + '…' : k.Error) : null)},
+        {key: 'Outcome', label: 'Outcome', cell: k => h('div', {}, badge(k.Outcome, k.Outcome), k.KillMode === 'QUERY' ? h('div', {class: 'faint', dataset: {role: 'kill-mode'}}, 'KILL QUERY') : null)},
+        {key: 'Source', label: 'Reason', cell: k => h('div', {}, sourceLabel(k.Source),
+          k.Error ? h('div', {class: 'faint', title: k.Error}, clip80(k.Error)) : null,
+          k.MatchedFilter ? h('div', {class: 'faint', title: k.MatchedFilter, dataset: {role: 'matched-filter'}}, 'matched ' + clip80(k.MatchedFilter)) : null)},
         {key: 'TaskId', label: 'Task', cls: 'id', cell: k => k.Source === 'task' ? h('a', {href: href('tasks', {task: k.TaskId})}, k.TaskId) : k.TaskId},
       ],
     }));
