@@ -21,12 +21,20 @@ const (
 	stalledFactor = 4
 )
 
+// killFresh bounds how long after the re-check read that confirmed a batch
+// its KILLs may start. A session can move on at any moment (an idle pooled
+// connection is picked up, a statement ends and the next begins); the
+// re-check is only as good as it is recent. Victims left when it passes are
+// read again at once (the poller is poked) and killed on the new reading.
+const killFresh = 10 * time.Millisecond
+
 // killQueue is a batch's victims, taken in order by its kill workers.
 type killQueue struct {
 	ctx      context.Context // the worker's: once done, no KILL of the batch starts
 	items    []Process
 	next     atomic.Int64
-	deadline time.Time // no KILL of the batch starts after it
+	deadline time.Time // no KILL of the batch starts after it (how long the batch may wait for slots)
+	fresh    time.Time // no KILL starts after it either: the re-check that confirmed the victims is older than killFresh
 	sendBy   time.Time // shared store: the batch's confirm window (see killBatch); zero otherwise
 	server   string
 	seen     time.Time
@@ -68,6 +76,13 @@ func (n *node) drain(q *killQueue) {
 			<-n.sem
 			return
 		}
+		if time.Now().After(q.fresh) {
+			// The slot came after the victims' re-check went stale: read
+			// again at once (a slot is free now) rather than kill on it.
+			<-n.sem
+			n.poke()
+			return
+		}
 		n.e.kills.Go(func() { n.killWorker(q) })
 	}
 }
@@ -77,7 +92,7 @@ func (n *node) killWorker(q *killQueue) {
 	var kc killConn
 	defer kc.close()
 	for {
-		if time.Now().After(q.deadline) || q.ctx.Err() != nil {
+		if now := time.Now(); now.After(q.deadline) || now.After(q.fresh) || q.ctx.Err() != nil {
 			if q.left() {
 				n.poke()
 			}

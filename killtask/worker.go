@@ -211,6 +211,7 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
 	fresh, err := n.readList(rctx, n.pollConn, ids, nil)
 	cancel()
+	checked := time.Now()
 	if err != nil {
 		n.dropPollConn()
 		e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
@@ -230,7 +231,7 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 		}
 		confirmed = append(confirmed, candidate{p: *p, task: c.task, t: c.t})
 	}
-	n.killBatch(ctx, tasks, confirmed, start)
+	n.killBatch(ctx, tasks, confirmed, start, checked)
 	return 0, every
 }
 
@@ -240,8 +241,9 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 // the match are applied once more on the fresh rows; with leases the lease
 // and the tasks are confirmed in the store first. seen is when the sessions
 // were seen to match (the read's start, or the Time crossing) for the
-// reaction metric.
-func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, seen time.Time) {
+// reaction metric; checked is when the re-check read answered (no KILL of
+// the batch starts more than killFresh after it).
+func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, seen, checked time.Time) {
 	e := n.e
 	if len(cands) == 0 {
 		return
@@ -261,7 +263,12 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 	// Kill slots are waited for until the next read is due: prompt KILLs
 	// free their slots in well under a millisecond and stalled ones give
 	// theirs back after slowKill, so a burst drains at the pool's pace.
-	q := &killQueue{ctx: ctx, server: n.server, seen: seen, deadline: time.Now().Add(e.cfg.PollInterval)}
+	// The re-check bounds the batch's KILLs (killFresh). When the steps
+	// between the re-check and here took most of that (a slow lease
+	// confirm), the batch still gets half of it, so that it makes progress.
+	now := time.Now()
+	q := &killQueue{ctx: ctx, server: n.server, seen: seen, deadline: now.Add(e.cfg.PollInterval),
+		fresh: later(checked.Add(killFresh), now.Add(killFresh/2))}
 	if e.leases != nil {
 		// Kills of this batch may start only within confirmWindow of the
 		// store confirming its tasks (CancelTasks waits as long), so a
@@ -288,6 +295,14 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 		q.items = append(q.items, *p)
 	}
 	n.drain(q)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // nextExpiry returns the monotonic instant at which the first of tasks
