@@ -30,6 +30,10 @@ type TaskFilter struct {
 // (DBbrain's semantics); a field that is given but holds only blanks or
 // commas is refused rather than read as "no filter", which would widen the
 // task to every session. Sizes are bounded (limits.go).
+// maxFilterNumber bounds Time, TrxTime, BlockingCount and BlockingTime
+// (seconds or sessions): ten years, as Duration, far beyond any session.
+const maxFilterNumber = maxDuration
+
 func (f *TaskFilter) Validate() error {
 	if f.Info != "" && len(f.Infos) > 0 {
 		return E(InvalidParameterValue, "The parameters `Info` and `Infos` cannot be used together.")
@@ -52,6 +56,9 @@ func (f *TaskFilter) Validate() error {
 	}{{"Time", f.Time}, {"TrxTime", f.TrxTime}, {"BlockingCount", f.BlockingCount}, {"BlockingTime", f.BlockingTime}} {
 		if p.value < 0 {
 			return E(InvalidParameterValue, "The parameter `%s` must not be negative; got %d.", p.name, p.value)
+		}
+		if p.value > maxFilterNumber {
+			return E(InvalidParameterValue, "The parameter `%s` must be at most %d; got %d.", p.name, maxFilterNumber, p.value)
 		}
 	}
 	if err := f.checkLimits(); err != nil {

@@ -60,6 +60,17 @@ const (
 	dueEarlyWake = 1500 * time.Microsecond
 )
 
+// maxSeconds bounds a number of seconds turned into a time.Duration (which
+// overflows past ~292 years): about a century.
+const maxSeconds = 100 * 365 * 24 * 3600
+
+// seconds is n seconds as a Duration, saturated at ±maxSeconds: a huge Time
+// threshold must plan a crossing in the far future, never wrap into the
+// past (a crossing always due makes a busy loop of re-reads).
+func seconds(n int64) time.Duration {
+	return time.Duration(max(-maxSeconds, min(n, maxSeconds))) * time.Second
+}
+
 // planDue rebuilds the node's due kills from a full read: every session not
 // excluded that matches an active task with a Time threshold in all but Time
 // gets the instant it crosses the nearest such threshold.
@@ -92,7 +103,7 @@ func (n *node) planDue(ps []Process, st readStamp, tasks []*Task, skip func(uint
 			continue
 		}
 		start := n.startHi(p, st)
-		n.due = append(n.due, dueKill{at: start.Add(time.Duration(best) * time.Second), startHi: start, minTime: best, p: *p, elapsed: p.Elapsed})
+		n.due = append(n.due, dueKill{at: start.Add(seconds(best)), startHi: start, minTime: best, p: *p, elapsed: p.Elapsed})
 	}
 	slices.SortFunc(n.due, func(a, b dueKill) int { return a.at.Compare(b.at) })
 	n.duePlanned.Store(int64(len(n.due)))
@@ -149,7 +160,7 @@ func (n *node) startHi(p *Process, st readStamp) time.Time {
 		return st.sent.Add(n.rtt + st.self - p.Elapsed)
 	}
 	// Whole seconds: Elapsed ≥ TIME at some instant before recv.
-	return st.recv.Add(-time.Duration(p.Time) * time.Second)
+	return st.recv.Add(-seconds(p.Time))
 }
 
 // nextDue returns when the poller must wake for the first due kill (its
@@ -225,6 +236,7 @@ func (n *node) fireDue(ctx context.Context) {
 	n.dueReads.Add(1)
 	fresh, st, err := n.readListAt(rctx, n.pollConn, ids, nil)
 	cancel()
+	checked := time.Now()
 	if err != nil {
 		n.dropPollConn()
 		n.clearDue()
@@ -251,7 +263,7 @@ func (n *node) fireDue(ctx context.Context) {
 		// (clock error): read again at the crossing this read implies.
 		if p.Time < d.minTime {
 			start := n.startHi(p, st)
-			d.at, d.startHi = start.Add(time.Duration(d.minTime)*time.Second), start
+			d.at, d.startHi = start.Add(seconds(d.minTime)), start
 			again = append(again, d)
 			continue
 		}
@@ -270,7 +282,7 @@ func (n *node) fireDue(ctx context.Context) {
 	own := own.view(n.server)
 	skip := func(id uint64) bool { return own.Has(id) || n.isInflight(id) }
 	cands := n.dropObserved(matchProcesses(crossed, tasks, n.inst.protected, skip, e.opt.scope, nil))
-	n.killBatch(ctx, tasks, cands, batch[0].at)
+	n.killBatch(ctx, tasks, cands, batch[0].at, checked)
 }
 
 // sameStatement reports whether cur, read at a crossing, is still the
