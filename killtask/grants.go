@@ -368,3 +368,14 @@ func (n *node) noteKill(p Process, outcome Outcome, err error, backoff bool) (re
 	n.denied[p.ID] = deniedThread{user: p.User, host: p.Host, backoff: deniedFirstBackoff, next: time.Now().Add(deniedFirstBackoff)}
 	return true, msg + " (recorded once; retried with back-off while the session lasts)"
 }
+
+// anonymousAccounts counts the server's anonymous accounts (”@host), whose
+// clients may send any user name, or returns 0 when the account may not
+// read mysql.user (a killer account usually may not: nothing is known).
+func anonymousAccounts(ctx context.Context, c *sql.Conn) int {
+	var k int
+	if err := c.QueryRowContext(ctx, "SELECT /* killgate */ COUNT(*) FROM mysql.user WHERE User = ''").Scan(&k); err != nil {
+		return 0
+	}
+	return k
+}

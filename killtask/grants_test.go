@@ -3,6 +3,7 @@ package killtask
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -205,4 +206,26 @@ func TestKillWithoutPrivilegeIsVisible(t *testing.T) {
 	if _, err := e.CancelTasks(ctx, "inst"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// An anonymous account lets its clients appear under any user name, a
+// protected one included: killgate warns of it when it first checks a
+// node's grants (with an account that may read mysql.user).
+func TestAnonymousAccountsWarned(t *testing.T) {
+	needDB(t)
+	host := fmt.Sprintf("127.0.0.%d", 100+os.Getpid()%150) // nobody connects from there
+	if _, err := fx.root.Exec(fmt.Sprintf("CREATE USER IF NOT EXISTS ''@'%s' IDENTIFIED BY '%s'", host, userPW)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = fx.root.Exec(fmt.Sprintf("DROP USER IF EXISTS ''@'%s'", host)) })
+	core, logs := observer.New(zap.InfoLevel)
+	e, err := NewEngine(testConfig(), newStore(t), []InstanceConfig{rootInstance("inst")}, zap.New(core), WithScope(inScope))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, 5*time.Second, func() bool { return logs.FilterMessageSnippet("anonymous accounts").Len() == 1 }, "the anonymous-account warning")
 }

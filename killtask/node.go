@@ -43,11 +43,12 @@ type instance struct {
 // node is one database server of an instance: its connection pools, its
 // poller state and its kill slots.
 type node struct {
-	e    *Engine
-	inst *instance
-	id   string
-	mc   *mysql.Config
-	addr string // host:port or socket path, for logs (never the DSN)
+	anonChecked atomic.Bool // anonymous accounts looked for (once)
+	e           *Engine
+	inst        *instance
+	id          string
+	mc          *mysql.Config
+	addr        string // host:port or socket path, for logs (never the DSN)
 
 	mu     sync.Mutex // guards db, killDB, closed, src
 	db     *sql.DB    // processlist reads, re-checks, API reads
@@ -251,11 +252,18 @@ func (n *node) needGrants(now time.Time) bool {
 	return standing && now.Sub(g.CheckedAt) >= grantsRecheck
 }
 
-// updateGrants checks the account's grants on c and logs a change.
+// updateGrants checks the account's grants on c and logs a change (and,
+// the first time, warns of anonymous accounts: see anonymousAccounts).
 func (n *node) updateGrants(ctx context.Context, c *sql.Conn) {
 	g := checkGrants(ctx, c, n.inst.cfg.KillMethod)
 	if ctx.Err() != nil {
 		return
+	}
+	if n.anonChecked.CompareAndSwap(false, true) {
+		if k := anonymousAccounts(ctx, c); k > 0 {
+			n.e.log.Warn("the server has anonymous accounts: their clients can appear in the processlist under any user name, a protected one included (docs/matching-and-safety.md)",
+				zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Int("anonymous_accounts", k))
+		}
 	}
 	n.hmu.Lock()
 	prev := n.grants
