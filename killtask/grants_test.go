@@ -2,6 +2,7 @@ package killtask
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"slices"
@@ -228,4 +229,47 @@ func TestAnonymousAccountsWarned(t *testing.T) {
 	go func() { done <- e.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	waitFor(t, 5*time.Second, func() bool { return logs.FilterMessageSnippet("anonymous accounts").Len() == 1 }, "the anonymous-account warning")
+}
+
+// A KILL QUERY ID of another account's statement without the kill
+// privilege is refused (MariaDB: 1979 "not owner of query") and counted as
+// denied, like a refused KILL CONNECTION (1095).
+func TestKillQueryIDRefusedIsDenied(t *testing.T) {
+	needDB(t)
+	ctx := context.Background()
+	weak := fx.prefix + "weakq"
+	for _, h := range []string{"%", "localhost"} {
+		for _, s := range []string{
+			fmt.Sprintf("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", weak, h, userPW),
+			fmt.Sprintf("GRANT PROCESS ON *.* TO '%s'@'%s'", weak, h),
+		} {
+			if _, err := fx.root.Exec(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		for _, h := range []string{"%", "localhost"} {
+			_, _ = fx.root.Exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'%s'", weak, h))
+		}
+	})
+	lk := holdLock(t)
+	v := startVictim(t, lk, victimSpec{name: "q", user: fx.users[0], mode: "lock"})
+	var qid uint64
+	if err := fx.root.QueryRow("SELECT QUERY_ID FROM information_schema.PROCESSLIST WHERE ID = ?", v.id).Scan(&qid); err != nil || qid == 0 {
+		t.Fatalf("victim %d's QUERY_ID: %d %v", v.id, qid, err)
+	}
+	db, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(127.0.0.1:3306)/", weak, userPW))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, killStatement(MethodKill, KillQuery, v.id, qid))
+	if !isMySQLErr(err, 1979) && !isMySQLErr(err, 1095) {
+		t.Fatalf("KILL QUERY ID without the privilege: %v, want 1979 (or 1095)", err)
+	}
+	if r := killFailure(err); r != FailDenied {
+		t.Fatalf("reason %q for %v, want %q", r, err, FailDenied)
+	}
+	assertAlive(t, v)
 }

@@ -39,8 +39,11 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy
 		return // nothing was sent: not an attempt, as when owns() failed above
 	}
 	outcome, _ := classifyKill(err)
-	if outcome == OutcomeKilled && mode == KillQuery {
+	switch {
+	case outcome == OutcomeKilled && mode == KillQuery:
 		n.rememberQueryKill(&p)
+	case outcome == OutcomeKilled:
+		n.markDying(p.ID)
 	}
 	reaction := time.Since(seen)
 	e.obs.Killed(inst.cfg.ID, n.id, outcome, reaction)

@@ -33,6 +33,7 @@ type killQueue struct {
 	ctx      context.Context // the worker's: once done, no KILL of the batch starts
 	items    []Process
 	next     atomic.Int64
+	handoff  bool      // victims left at fresh are the caller's (drainInRounds): no poke
 	deadline time.Time // no KILL of the batch starts after it (how long the batch may wait for slots)
 	fresh    time.Time // no KILL starts after it either: the re-check that confirmed the victims is older than killFresh
 	sendBy   time.Time // shared store: the batch's confirm window (see killBatch); zero otherwise
@@ -51,6 +52,20 @@ func (q *killQueue) take() (*Process, bool) {
 
 func (q *killQueue) left() bool { return q.next.Load() < int64(len(q.items)) }
 
+// untaken returns the victims no worker has taken yet.
+func (q *killQueue) untaken() []Process {
+	i := min(q.next.Load(), int64(len(q.items)))
+	return q.items[i:]
+}
+
+// poke asks n's poller for a new read at once for victims the batch left,
+// unless drainInRounds handles them.
+func (q *killQueue) poke(n *node) {
+	if !q.handoff {
+		n.poke()
+	}
+}
+
 // drain kills a batch's victims through kill workers: each holds a kill
 // slot and one pinned connection and takes victims one after another (as a
 // bare program would: no hand-over between KILLs). It starts a worker per
@@ -68,7 +83,7 @@ func (n *node) drain(q *killQueue) {
 			select {
 			case n.sem <- struct{}{}:
 			case <-ctx.Done():
-				n.poke() // no slot came free in time: re-read at once, not an interval later
+				q.poke(n) // no slot came free in time: re-read at once, not an interval later
 				return
 			}
 		}
@@ -80,7 +95,7 @@ func (n *node) drain(q *killQueue) {
 			// The slot came after the victims' re-check went stale: read
 			// again at once (a slot is free now) rather than kill on it.
 			<-n.sem
-			n.poke()
+			q.poke(n)
 			return
 		}
 		n.e.kills.Go(func() { n.killWorker(q) })
@@ -94,7 +109,7 @@ func (n *node) killWorker(q *killQueue) {
 	for {
 		if now := time.Now(); now.After(q.deadline) || now.After(q.fresh) || q.ctx.Err() != nil {
 			if q.left() {
-				n.poke()
+				q.poke(n)
 			}
 			<-n.sem
 			return

@@ -57,18 +57,19 @@ type node struct {
 	src    source // processlist source, detected on first read
 
 	// Poller-owned (only the node's poller goroutine touches these).
-	pollConn   *sql.Conn
-	server     string // server identity of the node (from the poll connection)
-	procBuf    []Process
-	candBuf    []candidate
-	due        dueKills      // sessions that will cross a task's Time: kill on the dot (deadline.go)
-	nextRead   time.Time     // when the next full read is due; zero while idle
-	rtt        time.Duration // round trip to the server on the poll connection (ping at connect)
-	dueLead    time.Duration // how early a re-read at a crossing is sent (noteSelf)
-	selfs      [8]time.Duration
-	selfN      int
-	readCost   time.Duration // how long the last full read took
-	nextExpiry time.Time     // when the first active task of the instance expires (monotonic); zero: none
+	pollConn    *sql.Conn
+	server      string // server identity of the node (from the poll connection)
+	procBuf     []Process
+	candBuf     []candidate
+	due         dueKills      // sessions that will cross a task's Time: kill on the dot (deadline.go)
+	nextRead    time.Time     // when the next full read is due; zero while idle
+	rtt         time.Duration // round trip to the server on the poll connection (ping at connect)
+	dueLead     time.Duration // how early a re-read at a crossing is sent (noteSelf)
+	selfs       [8]time.Duration
+	selfN       int
+	readCost    time.Duration // how long the last full read took
+	recheckCost time.Duration // how long the last re-check read took (poller goroutine only)
+	nextExpiry  time.Time     // when the first active task of the instance expires (monotonic); zero: none
 
 	pollConnID atomic.Uint64 // id of the pinned poll connection, 0 when none
 	polls      atomic.Int64  // successful processlist reads by the poller
@@ -87,8 +88,9 @@ type node struct {
 
 	sem        chan struct{} // kill slots (KillConcurrency)
 	inflightMu sync.Mutex
-	inflight   map[uint64]struct{} // thread ids with a KILL in flight
-	stalled    atomic.Int64        // KILLs past slowKill that gave their slot back
+	inflight   map[uint64]struct{}  // thread ids with a KILL in flight
+	dying      map[uint64]time.Time // thread ids whose KILL CONNECTION succeeded, and when (worker.go)
+	stalled    atomic.Int64         // KILLs past slowKill that gave their slot back
 
 	leaseMu    sync.Mutex
 	leaseUntil time.Time // local (monotonic) deadline of the node's lease; zero = not held (see lease.go)

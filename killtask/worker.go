@@ -181,6 +181,7 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 		n.updateGrants(ctx, n.pollConn)
 	}
 	n.pruneDenied(ps)
+	n.pruneDying()
 	n.report(ctx, tasks)
 	n.enrich(ctx, n.pollConn, ps, tasks) // transactions, lock waits, ended statements (enrich.go)
 
@@ -202,6 +203,13 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 	if len(cands) > 1 {
 		n.warmKillsAsync(len(cands)) // dial while the re-check reads
 	}
+	if time.Since(st.recv) < killFresh/2 {
+		// The read itself answered moments ago: it is as fresh as a
+		// re-check would be, and the batch's KILLs are bounded by
+		// killFresh from it (later rounds re-read by id).
+		n.killBatch(ctx, tasks, cands, start, st.recv)
+		return 0, every
+	}
 	// Re-check just before killing: ids are reused, and a session may have
 	// moved on since the read. One query for the whole batch.
 	ids := make([]uint64, len(cands))
@@ -209,9 +217,11 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 		ids[i] = cands[i].p.ID
 	}
 	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
+	rstart := time.Now()
 	fresh, err := n.readList(rctx, n.pollConn, ids, nil)
 	cancel()
 	checked := time.Now()
+	n.recheckCost = checked.Sub(rstart)
 	if err != nil {
 		n.dropPollConn()
 		e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
@@ -294,7 +304,92 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 		}
 		q.items = append(q.items, *p)
 	}
-	n.drain(q)
+	if e.leases != nil {
+		n.drain(q) // within the confirm window; what is left re-polls and re-confirms
+		return
+	}
+	n.drainInRounds(ctx, tasks, q)
+}
+
+// drainInRounds drains q and, while its victims outlast their re-check's
+// freshness (killFresh), re-checks the ones not taken yet *during* the
+// round's KILLs — the re-read starts as long before the round ends as a
+// re-check takes — so that the next round kills them on a fresh reading
+// without a pause. Rounds end when every victim is taken, when a round took
+// none (every slot held by stalled KILLs: the poller is poked), or at the
+// batch's deadline. Runs on the poller's goroutine (it uses the poll
+// connection).
+func (n *node) drainInRounds(ctx context.Context, tasks []*Task, q *killQueue) {
+	e := n.e
+	for {
+		q.handoff = true
+		done := make(chan struct{})
+		go func() { n.drain(q); close(done) }()
+		start := q.next.Load()
+		lead := n.recheckCost + n.recheckCost/4 + time.Millisecond
+		wait := time.NewTimer(time.Until(q.fresh.Add(-lead)))
+		select {
+		case <-done:
+			wait.Stop()
+			if q.left() {
+				n.poke() // no slot came free before the deadline
+			}
+			return
+		case <-wait.C:
+		}
+		pending := q.untaken()
+		if len(pending) == 0 {
+			<-done
+			return
+		}
+		ids := make([]uint64, len(pending))
+		for i := range pending {
+			ids[i] = pending[i].ID
+		}
+		rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
+		rstart := time.Now()
+		fresh, err := n.readList(rctx, n.pollConn, ids, nil)
+		cancel()
+		checked := time.Now()
+		n.recheckCost = checked.Sub(rstart)
+		<-done
+		left := q.untaken()
+		switch {
+		case len(left) == 0:
+			return
+		case err != nil:
+			n.dropPollConn()
+			if ctx.Err() == nil {
+				e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
+			}
+			return
+		case q.next.Load() == start, ctx.Err() != nil, time.Now().After(q.deadline):
+			n.poke() // no progress (slots held by stalled KILLs), stopping, or out of time: a new read decides
+			return
+		}
+		n.enrichRecheck(ctx, n.pollConn, fresh, tasks)
+		byID := make(map[uint64]*Process, len(fresh))
+		for i := range fresh {
+			byID[fresh[i].ID] = &fresh[i]
+		}
+		own := own.view(n.server)
+		next := &killQueue{ctx: q.ctx, server: q.server, seen: q.seen, deadline: q.deadline, fresh: checked.Add(killFresh)}
+		for i := range left {
+			was := &left[i]
+			p, ok := byID[was.ID]
+			if !ok || p.User != was.User || p.Host != was.Host || p.Info != was.Info {
+				continue // gone or changed: not an attempt
+			}
+			if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || !e.inScope(p) || firstMatch(tasks, p) < 0 {
+				continue
+			}
+			next.items = append(next.items, *p)
+		}
+		if len(next.items) == 0 {
+			return
+		}
+		q = next
+	}
 }
 
 // later returns the later of a and b.
@@ -368,8 +463,38 @@ func firstMatch(tasks []*Task, p *Process) int {
 func (n *node) isInflight(id uint64) bool {
 	n.inflightMu.Lock()
 	defer n.inflightMu.Unlock()
-	_, ok := n.inflight[id]
-	return ok
+	if _, ok := n.inflight[id]; ok {
+		return true
+	}
+	at, ok := n.dying[id]
+	return ok && time.Since(at) < dyingFor
+}
+
+// dyingFor is how long a session whose KILL CONNECTION succeeded counts as
+// in flight: the server lists a killed thread for a moment after the KILL
+// returns, and a read in that moment must not KILL it again (a second KILL
+// finds it gone and writes a needless history row).
+const dyingFor = 2 * time.Second
+
+// markDying notes that a KILL CONNECTION of id succeeded.
+func (n *node) markDying(id uint64) {
+	n.inflightMu.Lock()
+	defer n.inflightMu.Unlock()
+	if n.dying == nil {
+		n.dying = map[uint64]time.Time{}
+	}
+	n.dying[id] = time.Now()
+}
+
+// pruneDying forgets the sessions killed more than dyingFor ago.
+func (n *node) pruneDying() {
+	n.inflightMu.Lock()
+	defer n.inflightMu.Unlock()
+	for id, at := range n.dying {
+		if time.Since(at) >= dyingFor {
+			delete(n.dying, id)
+		}
+	}
 }
 
 // poke asks the poller for an immediate tick.
