@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,28 +15,6 @@ import (
 )
 
 const faultInst = "cdb-fault"
-
-// faultLock holds a user lock on the throwaway server (re-taken after each
-// restart) so that victims block in GET_LOCK.
-type faultLock struct {
-	name string
-	conn *sql.Conn
-}
-
-func takeLock(t *testing.T, root *sql.DB, name string) *faultLock {
-	t.Helper()
-	conn, err := root.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got int
-	if err := conn.QueryRowContext(context.Background(), "SELECT GET_LOCK(?, 5)", name).Scan(&got); err != nil || got != 1 {
-		t.Fatalf("GET_LOCK: %v %d", err, got)
-	}
-	l := &faultLock{name: name, conn: conn}
-	t.Cleanup(func() { l.conn.Close() })
-	return l
-}
 
 func nodeHealth(t *testing.T, st *kgtest.Stack) killtask.Health {
 	t.Helper()
@@ -96,7 +73,7 @@ func TestTargetDatabaseFaults(t *testing.T) {
 		RateLimit: fastLimits(),
 	})
 	lockName := "kgfault-lock"
-	takeLock(t, root, lockName)
+	kgtest.LockNamed(t, root, lockName)
 	victimDSN := m.DSN(user, pw, user)
 	if err := st.Call("CreateKillTask", map[string]any{"InstanceId": faultInst, "Duration": -1, "User": user}, nil); err != nil {
 		t.Fatal(err)
@@ -161,7 +138,7 @@ func TestTargetDatabaseFaults(t *testing.T) {
 			}
 			time.Sleep(300 * time.Millisecond) // a few failing polls
 			m.Start()
-			takeLock(t, root, lockName)
+			kgtest.LockNamed(t, root, lockName)
 		}
 		took := killed("after " + f.name)
 		kgtest.Eventually(t, 10*time.Second, f.name+": healthy again", func() bool { return nodeHealth(t, st).OK })

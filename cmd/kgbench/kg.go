@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"killgate/gateway"
+	"killgate/internal/procfs"
 	"killgate/tc3"
 )
 
@@ -162,26 +163,7 @@ func (p *kgProc) cleanup() {
 }
 
 // procStatus returns VmRSS and VmHWM in KiB.
-func procStatus(pid int) (rss, hwm int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = v
-		case "VmHWM:":
-			hwm = v
-		}
-	}
-	return rss, hwm
-}
+func procStatus(pid int) (rss, hwm int64) { return procfs.Mem(pid) }
 
 // cpuTicks returns utime+stime of pid in clock ticks (USER_HZ, 100/s).
 func cpuTicks(pid int) int64 {

@@ -7,9 +7,10 @@
 //	kgbench floor-server         (internal: the bare net/http floor)
 //	kgbench poll-floor N INTERVAL DSN [QUERY] (internal: N bare processlist pollers)
 //
-// It imports the standard library, killgate/tc3 (signing), the MySQL driver
-// and SQLite: it drives killgate as a separate process (bin/killgate), never
-// through killgate's server packages.
+// It imports the standard library, killgate/tc3 (signing),
+// killgate/internal/procfs, the MySQL driver and SQLite, and killgate/gateway
+// for its API version only: it drives killgate as a separate process
+// (bin/killgate), never through killgate's engine or handlers.
 package main
 
 import (

@@ -13,7 +13,8 @@
 // VmHWM and its goroutines (from /metrics) at start and end. Everything
 // stops and is removed when it returns.
 //
-// It imports the standard library, killgate/tc3 and the MySQL driver: like
+// It imports the standard library, killgate/tc3, killgate/internal/procfs,
+// the MySQL driver, and killgate/gateway for its API version only: like
 // kgbench it drives killgate as a separate process.
 package main
 
@@ -48,6 +49,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"killgate/gateway"
+	"killgate/internal/procfs"
 	"killgate/tc3"
 )
 
@@ -452,28 +454,7 @@ func spawnVictims(ctx context.Context, db *mariaDB, rate int, n, errs *atomic.In
 	}
 }
 
-func procMem(pid int) (rss, hwm int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "VmRSS:":
-			rss = v
-		case "VmHWM:":
-			hwm = v
-		}
-	}
-	return rss, hwm
-}
+func procMem(pid int) (rss, hwm int64) { return procfs.Mem(pid) }
 
 func fds(pid int) int {
 	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))

@@ -319,13 +319,7 @@ func (r *replica) kill() {
 }
 
 func (f *fleet) client(r *replica) *common.Client {
-	cpf := profile.NewClientProfile()
-	cpf.HttpProfile.Endpoint = r.addr
-	cpf.HttpProfile.Scheme = "HTTP"
-	cpf.HttpProfile.ReqMethod = "POST"
-	cpf.HttpProfile.ReqTimeout = 10
-	cpf.Language = "en-US"
-	return common.NewCommonClient(common.NewCredential(f.secretID, f.secret), "ap-guangzhou", cpf)
+	return kgtest.SDKClient(r.addr, f.secretID, f.secret, func(cpf *profile.ClientProfile) { cpf.HttpProfile.ReqTimeout = 10 })
 }
 
 func (f *fleet) call(r *replica, action string, params, out any) error {

@@ -184,8 +184,14 @@ func (o engineObserver) Killed(instanceID, nodeID string, outcome killtask.Outco
 
 // Client returns a real Tencent SDK common client for the stack.
 func (s *Stack) Client(id, key string, tweak ...func(*profile.ClientProfile)) *common.Client {
+	return SDKClient(s.Addr, id, key, tweak...)
+}
+
+// SDKClient returns a real Tencent SDK common client for a killgate at addr
+// (plain HTTP, POST, English messages, 30 s timeout unless tweaked).
+func SDKClient(addr, id, key string, tweak ...func(*profile.ClientProfile)) *common.Client {
 	cpf := profile.NewClientProfile()
-	cpf.HttpProfile.Endpoint = s.Addr
+	cpf.HttpProfile.Endpoint = addr
 	cpf.HttpProfile.Scheme = "HTTP"
 	cpf.HttpProfile.ReqMethod = "POST"
 	cpf.HttpProfile.ReqTimeout = 30
@@ -359,7 +365,13 @@ func (v *Victim) Exists(t testing.TB, root *sql.DB) bool {
 // so that victims running SELECT GET_LOCK(name, 60) block.
 func Lock(t testing.TB, root *sql.DB) string {
 	t.Helper()
-	name := fmt.Sprintf("kgtest-lock-%d", time.Now().UnixNano())
+	return LockNamed(t, root, fmt.Sprintf("kgtest-lock-%d", time.Now().UnixNano()))
+}
+
+// LockNamed is Lock with the lock's name chosen by the caller (a test that
+// takes it again on a restarted server).
+func LockNamed(t testing.TB, root *sql.DB, name string) string {
+	t.Helper()
 	conn, err := root.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
