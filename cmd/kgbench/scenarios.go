@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -351,6 +352,8 @@ type burstRun struct {
 	FirstKill, LastKill                     time.Duration // killgate history, from task creation
 	PT, PTp50, PTFromRead                   time.Duration // pt-kill: from its start; from its first read
 	FloorRead                               time.Duration // the floor's processlist read
+	FloorFresh                              time.Duration // the floor under killgate's 10 ms re-check rule
+	FloorFreshRounds                        int           // its re-check rounds
 }
 
 // readIDs reads the processlist once with killgate's query and returns the
@@ -444,6 +447,9 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 			var err error
 			if floor {
 				err = o.burstFloor(b, openVictims, &run)
+				if err == nil {
+					err = o.burstFloorFresh(b, openVictims, &run)
+				}
 			} else {
 				err = o.burstKG(b, kg, task, openVictims, r, &run)
 			}
@@ -517,8 +523,8 @@ func (o *options) burstScenario(b *benchDB) (*burstResult, error) {
 			}
 			logf("burst run %d: pt-kill %s from its start, %s from its first read", r+1, run.PT, run.PTFromRead)
 		}
-		logf("burst run %d: floor %s (read %s, read+KILLs %s), killgate %s, with %d SLEEP victims %s (SLEEP victims gone: %d, last %s)",
-			r+1, run.Floor, run.FloorRead, run.FloorKills, run.KG, o.sleepers, run.KGWith, run.SleepersKilled, run.Sleepers)
+		logf("burst run %d: floor %s (read %s, read+KILLs %s), floor with 10 ms re-checks %s (%d rounds), killgate %s, with %d SLEEP victims %s (SLEEP victims gone: %d, last %s)",
+			r+1, run.Floor, run.FloorRead, run.FloorKills, run.FloorFresh, run.FloorFreshRounds, run.KG, o.sleepers, run.KGWith, run.SleepersKilled, run.Sleepers)
 		res.Runs = append(res.Runs, run)
 	}
 	res.HWM = kg.hwmMiB()
@@ -569,6 +575,99 @@ func (o *options) burstFloor(b *benchDB, openVictims victimOpener, run *burstRun
 	}
 	run.Floor = ds[len(ds)-1]
 	return nil
+}
+
+// freshWindow is killgate's rule for how long a re-check is good for
+// (killtask's killFresh): no KILL starts later than that after the read
+// that confirmed it.
+const freshWindow = 10 * time.Millisecond
+
+// burstFloorFresh is the burst's floor under killgate's re-check rule: one
+// read, KILLs over 8 connections for at most freshWindow after it, then a
+// re-read (by id) of the sessions left and another round, until none is
+// left. It is what a bare program that never kills on a reading older than
+// 10 ms does, one step after another.
+func (o *options) burstFloorFresh(b *benchDB, openVictims victimOpener, run *burstRun) error {
+	vs, gone, err := openVictims()
+	if err != nil {
+		return err
+	}
+	defer vs.close()
+	conns := make([]*sql.Conn, 8)
+	for i := range conns {
+		if conns[i], err = b.root.Conn(context.Background()); err != nil {
+			return err
+		}
+		defer conns[i].Close()
+	}
+	t0 := time.Now()
+	left, err := readIDs(conns[0], b.schema)
+	if err != nil {
+		return err
+	}
+	rounds := 0
+	for len(left) > 0 {
+		if rounds > 0 {
+			if left, err = readIDsIn(conns[0], b.schema, left); err != nil {
+				return err
+			}
+		}
+		rounds++
+		until := time.Now().Add(freshWindow)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Go(func() {
+				for time.Now().Before(until) {
+					i := next.Add(1) - 1
+					if i >= int64(len(left)) {
+						return
+					}
+					_, _ = c.ExecContext(context.Background(), fmt.Sprintf("KILL CONNECTION %d", left[i]))
+				}
+			})
+		}
+		wg.Wait()
+		left = left[min(next.Load(), int64(len(left))):]
+	}
+	ds, missing := waitAll(gone, t0, 20*time.Second)
+	if missing > 0 {
+		return fmt.Errorf("burst floor (fresh): %d sessions survived their KILL", missing)
+	}
+	run.FloorFresh, run.FloorFreshRounds = ds[len(ds)-1], rounds
+	return nil
+}
+
+// readIDsIn re-reads the sessions ids with killgate's query and returns
+// those still in database db.
+func readIDsIn(c *sql.Conn, db string, ids []uint64) ([]uint64, error) {
+	var q strings.Builder
+	q.WriteString(killgateQuery + " WHERE ID IN (")
+	for i, id := range ids {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString(strconv.FormatUint(id, 10))
+	}
+	q.WriteByte(')')
+	rows, err := c.QueryContext(context.Background(), q.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint64
+	var id uint64
+	var user, host, dbn, cmd, state, info sql.NullString
+	var tm sql.NullInt64
+	for rows.Next() {
+		if err := rows.Scan(&id, &user, &host, &dbn, &cmd, &tm, &state, &info); err != nil {
+			return nil, err
+		}
+		if dbn.String == db {
+			out = append(out, id)
+		}
+	}
+	return out, rows.Err()
 }
 
 // burstKG is killgate's burst: the sessions are there, then the task is
