@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -451,8 +452,8 @@ func TestConsoleBrowser(t *testing.T) {
 
 	t.Run("APIExplorer", func(t *testing.T) {
 		var r struct {
-			Body, Sent, Params, Auth, Clip, Ctl, JsonErr, ApiErr string
-			Leaked                                               bool
+			Body, Sent, Params, Auth, Clip, Ctl, GoSnippet, JsonErr, ApiErr string
+			Leaked                                                          bool
 		}
 		csRun(t, dir, "explorer", base, &r)
 		var resp struct {
@@ -486,6 +487,7 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Fatalf("build killgatectl: %v\n%s", err, out)
 		}
 		consoleRunSnippet(t, "killgatectl", strings.Replace(r.Ctl, "bin/killgatectl", ctl, 1))
+		consoleRunGoSnippet(t, r.GoSnippet)
 		// The call went through the ordinary pipeline: its audit line names the caller.
 		if !consoleLoggedAction(st, "DescribeKillTasks", kgtest.SecretID, "tencent") {
 			t.Error("no access-log line for the explorer's DescribeKillTasks")
@@ -586,6 +588,42 @@ func consoleRunSnippet(t *testing.T, name, snippet string) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"TotalCount"`) || strings.Contains(string(out), `"Error"`) {
 		t.Errorf("the copied %s call: %v\n%s\n--- snippet\n%s", name, err, out, snippet)
+	}
+}
+
+// consoleRunGoSnippet runs the explorer's Go SDK snippet as the body of a
+// main function (with the imports it names), in this module, with the key
+// in the environment it reads: it must compile and get the answer.
+func consoleRunGoSnippet(t *testing.T, snippet string) {
+	t.Helper()
+	if strings.Contains(snippet, kgtest.SecretKey) {
+		t.Fatalf("the Go snippet holds the secret key")
+	}
+	prog := `package main
+
+import (
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
+)
+
+func main() {
+` + snippet + `
+}
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(prog), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", filepath.Join(dir, "main.go"))
+	cmd.Env = append(os.Environ(), "TENCENTCLOUD_SECRET_ID="+kgtest.SecretID, "TENCENTCLOUD_SECRET_KEY="+kgtest.SecretKey)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"TotalCount"`) {
+		t.Errorf("the copied Go SDK snippet: %v\n%s\n--- program\n%s", err, out, prog)
 	}
 }
 

@@ -397,6 +397,7 @@ const scenarios = {
     await page.getByRole('button', {name: 'Copy docs/tc3curl'}).click();
     const clip = await page.evaluate(() => navigator.clipboard.readText());
     const ctl = await page.locator('[data-snippet="killgatectl"]').innerText();
+    const goSnippet = await page.locator('[data-snippet="Go SDK"]').innerText();
     await shot(page, 'explorer');
     const pageText = await page.evaluate(() => document.body.innerText);
     const leaked = pageText.includes(KEY) || clip.includes(KEY);
@@ -410,7 +411,7 @@ const scenarios = {
     await page.locator('[data-role="response-error"]').waitFor();
     const apiErr = await page.locator('[data-role="response-error"]').innerText();
     assertClean(page);
-    result({prefilled, body, sent, params, auth, clip, ctl, leaked, jsonErr, apiErr});
+    result({prefilled, body, sent, params, auth, clip, ctl, goSnippet, leaked, jsonErr, apiErr});
   },
 
   // The overview pages once the other scenarios have killed sessions (the
