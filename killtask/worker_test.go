@@ -186,21 +186,24 @@ func TestHistoryBatchesAndAttribution(t *testing.T) {
 	ctx := context.Background()
 	lk := holdLock(t)
 	st := newStore(t)
-	eng := startEngine(t, testConfig(), st, []InstanceConfig{rootInstance("inst")}, false)
 	var vs []*victim
 	for i := range 12 {
 		vs = append(vs, startVictim(t, lk, victimSpec{name: fmt.Sprintf("b%d", i), user: fx.users[1], db: fx.dbs[0], mode: "lock", socket: i%2 == 0}))
 	}
-	// Two tasks match every victim: each kill is recorded once, for the older.
+	// Two tasks match every victim: each kill is recorded once, for the
+	// older. Both are in the store before the engine starts, so its first
+	// poll sees both (created through a running engine, the first could
+	// kill before the second existed).
 	older := newTask("inst", Filter{DBs: []string{fx.dbs[0]}}, Forever)
 	older.CreatedAt = time.Now().Add(-time.Second)
 	newer := newTask("inst", Filter{User: fx.users[1]}, Forever)
-	if err := eng.CreateTask(ctx, newer); err != nil {
-		t.Fatal(err)
+	for _, tk := range []*Task{newer, older} {
+		tk.Product = "mysql"
+		if err := st.CreateTask(ctx, tk, 5); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := eng.CreateTask(ctx, older); err != nil {
-		t.Fatal(err)
-	}
+	eng := startEngine(t, testConfig(), st, []InstanceConfig{rootInstance("inst")}, false)
 	flushes := eng.hist.flushes.Load()
 	waitGone(t, 5*time.Second, vs...)
 	assertHistory(t, st, older.ID, vs)
