@@ -21,7 +21,7 @@ import (
 // create and cancel), reads.go (instances, processlists, previews,
 // listings), manual.go (kills asked for by the API, prepared kills),
 // intelligent_engine.go (intelligent kill's reads and tasks), retention.go
-// (history pruning); the poller is in worker.go, killer.go and killslots.go, leases in
+// (history pruning); the poller is in worker.go, batch.go, killer.go and killslots.go, leases in
 // lease.go. Kill modes and methods are in killmethod.go; what tasks read
 // beside the processlist (transactions, lock waits) in enrich.go;
 // observe-only tasks in observe.go; ended statements in querykill.go.
