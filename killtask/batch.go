@@ -37,15 +37,10 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 			return
 		}
 	}
-	// Kill slots are waited for until the next read is due: prompt KILLs
-	// free their slots in well under a millisecond and stalled ones give
-	// theirs back after slowKill, so a burst drains at the pool's pace.
-	// The re-check bounds the batch's KILLs (killFresh). When the steps
-	// between the re-check and here took most of that (a slow lease
-	// confirm), the batch still gets half of it, so that it makes progress.
-	now := time.Now()
-	q := &killQueue{ctx: ctx, server: n.server, seen: seen, deadline: now.Add(e.cfg.PollInterval),
-		fresh: later(checked.Add(killFresh), now.Add(killFresh/2))}
+	// Kill slots are waited for at most until the reading goes stale
+	// (killFresh after the re-check answered), and never past the next
+	// read's due time.
+	q := &killQueue{ctx: ctx, server: n.server, seen: seen, deadline: time.Now().Add(e.cfg.PollInterval), fresh: checked.Add(killFresh)}
 	if e.leases != nil {
 		// Kills of this batch may start only within confirmWindow of the
 		// store confirming its tasks (CancelTasks waits as long), so a
@@ -71,6 +66,15 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 		}
 		q.items = append(q.items, *p)
 	}
+	if len(q.items) > 0 && time.Now().After(checked.Add(killFresh/2)) {
+		// The steps since the re-check (a lease confirm in the shared
+		// store) used half its freshness: read the victims again first.
+		items, at, err := n.reconfirm(ctx, tasks, q.items)
+		if err != nil {
+			return
+		}
+		q.items, q.fresh = items, at.Add(killFresh)
+	}
 	if e.leases != nil {
 		n.drain(q) // within the confirm window; what is left re-polls and re-confirms
 		return
@@ -78,28 +82,74 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 	n.drainInRounds(ctx, tasks, q)
 }
 
-// drainInRounds drains q and, while its victims outlast their re-check's
-// freshness (killFresh), re-checks the ones not taken yet *during* the
+// reconfirm re-reads items by id (after the extras the tasks need, so the
+// processlist re-read is the last reading) and returns those still the same
+// session (user, client host, statement) that still pass every exclusion
+// and match an active task, with when the re-read answered.
+func (n *node) reconfirm(ctx context.Context, tasks []*Task, items []Process) ([]Process, time.Time, error) {
+	e := n.e
+	ids := make([]uint64, len(items))
+	for i := range items {
+		ids[i] = items[i].ID
+	}
+	x := n.recheckExtras(ctx, n.pollConn, tasks)
+	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
+	rstart := time.Now()
+	fresh, err := n.readList(rctx, n.pollConn, ids, nil)
+	cancel()
+	checked := time.Now()
+	n.recheckCost = checked.Sub(rstart)
+	if err != nil {
+		n.dropPollConn()
+		if ctx.Err() == nil {
+			e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
+		}
+		return nil, checked, err
+	}
+	x.apply(n, fresh)
+	byID := make(map[uint64]*Process, len(fresh))
+	for i := range fresh {
+		byID[fresh[i].ID] = &fresh[i]
+	}
+	own := own.view(n.server)
+	out := make([]Process, 0, len(items))
+	for i := range items {
+		was := &items[i]
+		p, ok := byID[was.ID]
+		if !ok || p.User != was.User || p.Host != was.Host || p.Info != was.Info {
+			continue // gone or changed: not an attempt
+		}
+		if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || !e.inScope(p) || firstMatch(tasks, p) < 0 {
+			continue
+		}
+		out = append(out, *p)
+	}
+	return out, checked, nil
+}
+
+// drainInRounds drains q and, while its victims outlast their reading's
+// freshness (killFresh), re-reads the ones not taken yet *during* the
 // round's KILLs — the re-read starts as long before the round ends as a
 // re-check takes — so that the next round kills them on a fresh reading
-// without a pause. Rounds end when every victim is taken, when a round took
-// none (every slot held by stalled KILLs: the poller is poked), or at the
+// without a pause. Rounds end when every victim is taken, when a round could
+// get no kill slot (every slot held by stalled KILLs: the poller is woken
+// when one comes free, see freeSlot), when it made no progress, or at the
 // batch's deadline. Runs on the poller's goroutine (it uses the poll
 // connection).
 func (n *node) drainInRounds(ctx context.Context, tasks []*Task, q *killQueue) {
-	e := n.e
 	for {
 		q.handoff = true
-		done := make(chan struct{})
-		go func() { n.drain(q); close(done) }()
+		done := make(chan bool, 1)
+		go func() { done <- n.drain(q) }()
 		start := q.next.Load()
 		lead := n.recheckCost + n.recheckCost/4 + time.Millisecond
 		wait := time.NewTimer(time.Until(q.fresh.Add(-lead)))
+		var noSlot bool
 		select {
-		case <-done:
+		case noSlot = <-done:
 			wait.Stop()
-			if q.left() {
-				n.poke() // no slot came free before the deadline
+			if q.left() && !noSlot {
+				n.poke()
 			}
 			return
 		case <-wait.C:
@@ -109,60 +159,32 @@ func (n *node) drainInRounds(ctx context.Context, tasks []*Task, q *killQueue) {
 			<-done
 			return
 		}
-		ids := make([]uint64, len(pending))
-		for i := range pending {
-			ids[i] = pending[i].ID
-		}
-		rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
-		rstart := time.Now()
-		fresh, err := n.readList(rctx, n.pollConn, ids, nil)
-		cancel()
-		checked := time.Now()
-		n.recheckCost = checked.Sub(rstart)
-		<-done
+		items, checked, err := n.reconfirm(ctx, tasks, pending)
+		noSlot = <-done
 		left := q.untaken()
 		switch {
-		case len(left) == 0:
+		case len(left) == 0, err != nil:
 			return
-		case err != nil:
-			n.dropPollConn()
-			if ctx.Err() == nil {
-				e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
-			}
-			return
+		case noSlot:
+			return // a freed slot wakes the poller (freeSlot)
 		case q.next.Load() == start, ctx.Err() != nil, time.Now().After(q.deadline):
-			n.poke() // no progress (slots held by stalled KILLs), stopping, or out of time: a new read decides
+			n.poke() // no progress, stopping, or out of time: a new read decides
 			return
 		}
-		n.enrichRecheck(ctx, n.pollConn, fresh, tasks)
-		byID := make(map[uint64]*Process, len(fresh))
-		for i := range fresh {
-			byID[fresh[i].ID] = &fresh[i]
-		}
-		own := own.view(n.server)
-		next := &killQueue{ctx: q.ctx, server: q.server, seen: q.seen, deadline: q.deadline, fresh: checked.Add(killFresh)}
+		// Victims taken while the re-read ran are not in the next round.
+		stillLeft := make(map[uint64]bool, len(left))
 		for i := range left {
-			was := &left[i]
-			p, ok := byID[was.ID]
-			if !ok || p.User != was.User || p.Host != was.Host || p.Info != was.Info {
-				continue // gone or changed: not an attempt
+			stillLeft[left[i].ID] = true
+		}
+		next := &killQueue{ctx: q.ctx, server: q.server, seen: q.seen, deadline: q.deadline, fresh: checked.Add(killFresh)}
+		for _, p := range items {
+			if stillLeft[p.ID] {
+				next.items = append(next.items, p)
 			}
-			if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || !e.inScope(p) || firstMatch(tasks, p) < 0 {
-				continue
-			}
-			next.items = append(next.items, *p)
 		}
 		if len(next.items) == 0 {
 			return
 		}
 		q = next
 	}
-}
-
-// later returns the later of a and b.
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

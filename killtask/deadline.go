@@ -231,7 +231,8 @@ func (n *node) fireDue(ctx context.Context) {
 	for i := range batch {
 		ids[i] = batch[i].p.ID
 	}
-	ids = append(ids, n.pollConnID.Load()) // our own row gives the read's self (noteSelf)
+	ids = append(ids, n.pollConnID.Load())       // our own row gives the read's self (noteSelf)
+	x := n.recheckExtras(ctx, n.pollConn, tasks) // before the re-read: it is the last reading
 	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
 	n.dueReads.Add(1)
 	fresh, st, err := n.readListAt(rctx, n.pollConn, ids, nil)
@@ -278,7 +279,7 @@ func (n *node) fireDue(ctx context.Context) {
 	}
 	// The re-read rows are the re-check: match them as a poll would (kill
 	// and observe-only tasks alike) and act.
-	n.enrichRecheck(ctx, n.pollConn, crossed, tasks)
+	x.apply(n, crossed)
 	own := own.view(n.server)
 	skip := func(id uint64) bool { return own.Has(id) || n.isInflight(id) }
 	cands := n.dropObserved(matchProcesses(crossed, tasks, n.inst.protected, skip, e.opt.scope, nil))

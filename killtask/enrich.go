@@ -69,27 +69,60 @@ func (n *node) extrasProblem() string {
 // statements a KILL QUERY already ended are marked (and forgotten once their
 // session moved on), observe-only tasks forget sessions that left, and the
 // transactions and lock waits are read when a task needs them. Every read
-// that tasks are matched against goes through enrich or enrichRecheck.
+// that tasks are matched against goes through enrich or a re-check's extras.
 func (n *node) enrich(ctx context.Context, c *sql.Conn, ps []Process, tasks []*Task) {
 	n.noteStatements(ps, true)
 	n.pruneObserved(ps, tasks)
 	n.readExtras(ctx, c, ps, needsOf(tasks))
 }
 
-// enrichRecheck is enrich for the re-read of candidates just before their
-// KILL: a session that committed since the poll, or stopped blocking, no
-// longer matches.
-func (n *node) enrichRecheck(ctx context.Context, c *sql.Conn, ps []Process, tasks []*Task) {
+// recheckData is what a re-check reads beside the processlist (transactions,
+// lock waits), read *before* the processlist re-read so that the re-read,
+// which names the sessions, is the last reading before their KILLs (a
+// transactions read can wait up to trxCacheIdle for the server's cache).
+type recheckData struct {
+	nd    needs
+	trx   map[uint64]int64
+	waits []LockWait
+	err   error
+}
+
+// recheckExtras reads the extras the tasks need (nothing when they need
+// none) through c, ahead of a re-read (see recheckData).
+func (n *node) recheckExtras(ctx context.Context, c *sql.Conn, tasks []*Task) *recheckData {
+	x := &recheckData{nd: needsOf(tasks)}
+	if !x.nd.trx && !x.nd.locks {
+		return x
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
+	defer cancel()
+	x.trx, x.waits, x.err = n.fetchExtras(ctx, c, x.nd)
+	if ctx.Err() == nil || x.err == nil {
+		n.noteExtrasErr(x.err)
+	}
+	return x
+}
+
+// apply notes the re-read rows' statements and applies the extras read
+// before them; after a failed read the rows carry none (TrxTime and
+// blocking filters match nothing), as in a poll.
+func (x *recheckData) apply(n *node, ps []Process) {
 	n.noteStatements(ps, false)
-	n.readExtras(ctx, c, ps, needsOf(tasks))
+	if x.err != nil || (!x.nd.trx && !x.nd.locks) {
+		return
+	}
+	for i := range ps {
+		if age, ok := x.trx[ps[i].ID]; ok {
+			ps[i].InTrx, ps[i].TrxTime = true, age
+		}
+	}
+	applyLockWaits(ps, x.waits)
 }
 
 // readExtras reads what nd asks for through c and applies it to ps.
 func (n *node) readExtras(ctx context.Context, c *sql.Conn, ps []Process, nd needs) {
 	if !nd.trx && !nd.locks {
-		n.x.mu.Lock()
-		n.x.lastError = ""
-		n.x.mu.Unlock()
+		n.noteExtrasErr(nil)
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
@@ -98,6 +131,12 @@ func (n *node) readExtras(ctx context.Context, c *sql.Conn, ps []Process, nd nee
 	if ctx.Err() != nil && err != nil {
 		return // stopping or timed out: the next poll reads again
 	}
+	n.noteExtrasErr(err)
+}
+
+// noteExtrasErr records the outcome of a transactions/lock-waits read and
+// logs a change.
+func (n *node) noteExtrasErr(err error) {
 	msg := ""
 	if err != nil {
 		msg = err.Error()
@@ -120,18 +159,10 @@ func (n *node) readExtrasErr(ctx context.Context, c *sql.Conn, ps []Process, nd 
 	if !nd.trx && !nd.locks {
 		return nil, nil
 	}
-	_, self, err := connInfo(c)
+	trx, waits, err := n.fetchExtras(ctx, c, nd)
 	if err != nil {
 		return nil, err
 	}
-	trx, waits, err := n.readTrxAndWaits(ctx, c, nd.locks)
-	if err != nil {
-		return nil, n.wrap(err)
-	}
-	if _, fresh := trx[self]; !fresh {
-		return nil, n.wrap(ErrStaleTrxCache)
-	}
-	delete(trx, self)
 	for i := range ps {
 		if age, ok := trx[ps[i].ID]; ok {
 			ps[i].InTrx, ps[i].TrxTime = true, age
@@ -139,6 +170,24 @@ func (n *node) readExtrasErr(ctx context.Context, c *sql.Conn, ps []Process, nd 
 	}
 	applyLockWaits(ps, waits)
 	return waits, nil
+}
+
+// fetchExtras reads the transactions (and lock waits) and checks that the
+// server's cache was fresh (the canary transaction is in it).
+func (n *node) fetchExtras(ctx context.Context, c *sql.Conn, nd needs) (map[uint64]int64, []LockWait, error) {
+	_, self, err := connInfo(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	trx, waits, err := n.readTrxAndWaits(ctx, c, nd.locks)
+	if err != nil {
+		return nil, nil, n.wrap(err)
+	}
+	if _, fresh := trx[self]; !fresh {
+		return nil, nil, n.wrap(ErrStaleTrxCache)
+	}
+	delete(trx, self)
+	return trx, waits, nil
 }
 
 // readTrxAndWaits reads the transactions (and the lock waits) in the

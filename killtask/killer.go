@@ -13,7 +13,7 @@ import (
 
 // killForTask kills one session for the oldest task that still matches it,
 // unless every task that matched was cancelled or expired meanwhile.
-func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy, seen time.Time, kc *killConn) {
+func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy, seen time.Time, kc *killConn) (sent bool) {
 	e, inst := n.e, n.inst
 	inst.gate.RLock()
 	t := e.attribute(inst.cfg.ID, &p, e.now())
@@ -21,14 +21,14 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy
 		// Every matching task ended, or the node's lease is no longer safe
 		// to use (this replica was paused past its deadline): not an attempt.
 		inst.gate.RUnlock()
-		return
+		return true
 	}
 	mode := t.Mode.orDefault()
 	if mode == KillQuery && n.queryKilledBefore(&p) {
 		// A KILL QUERY of ours already ended this statement (it lingers
 		// while it rolls back): not an attempt.
 		inst.gate.RUnlock()
-		return
+		return true
 	}
 	stmt := killStatement(inst.cfg.KillMethod, mode, p.ID, p.QueryID)
 	err := n.execKillOn(ctx, kc, stmt, p.ID, server, func() bool {
@@ -36,7 +36,7 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy
 	})
 	inst.gate.RUnlock()
 	if errors.Is(err, errLeaseLost) {
-		return // nothing was sent: not an attempt, as when owns() failed above
+		return false // nothing was sent (the reading went stale first, or the lease): not an attempt
 	}
 	outcome, _ := classifyKill(err)
 	switch {
@@ -52,12 +52,13 @@ func (n *node) killForTask(ctx context.Context, p Process, server string, sendBy
 	}
 	record, msg := n.noteKill(p, outcome, err, true)
 	if !record {
-		return // the same session refused again: counted, not recorded again
+		return true // the same session refused again: counted, not recorded again
 	}
 	rec := n.record(p, outcome, msg, SourceTask, t.ID)
 	rec.KillMode, rec.Matched = mode, t.Filter.matchedJSON()
 	e.hist.add(rec)
 	n.logKill(SourceTask, t.ID, p, outcome, msg, reaction)
+	return true
 }
 
 // Log field names of a kill line: fixed, so that log pipelines can rely on
@@ -143,15 +144,6 @@ func (n *node) execKillOn(ctx context.Context, kc *killConn, stmt string, id uin
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.e.cfg.KillTimeout)
 	defer cancel()
-	if h := n.e.opt.killDelay; h != nil { // tests: a KILL that stalls like MariaDB's on SLEEP()
-		if d := h(id); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	}
 	if kc == nil {
 		kc = &killConn{}
 		defer kc.close()
@@ -174,6 +166,15 @@ func (n *node) execKillOn(ctx context.Context, kc *killConn, stmt string, id uin
 	if guard != nil && !guard() {
 		return errLeaseLost
 	}
+	if h := n.e.opt.killDelay; h != nil { // tests: a KILL that stalls on the server like MariaDB's on SLEEP()
+		if d := h(id); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
 	// Bounded by the kill pool's I/O deadlines (kill_timeout, see pools).
 	_, err = kc.c.ExecContext(context.WithoutCancel(ctx), stmt)
 	var me *mysql.MySQLError
@@ -187,7 +188,7 @@ func (n *node) execKillOn(ctx context.Context, kc *killConn, stmt string, id uin
 
 // errLeaseLost: the node's lease lapsed, or the batch's confirm window
 // closed, between the task check and the KILL; nothing was sent.
-var errLeaseLost = errors.New("killtask: node lease lost or confirm window closed before the KILL; not killed")
+var errLeaseLost = errors.New("killtask: node lease lost, confirm window closed or reading stale before the KILL; not killed")
 
 // confirmWindow is how long after confirming its tasks in the shared store
 // a batch may start KILLs, and how long CancelTasks waits before answering.

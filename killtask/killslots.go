@@ -6,6 +6,7 @@ package killtask
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,9 @@ type killQueue struct {
 	ctx      context.Context // the worker's: once done, no KILL of the batch starts
 	items    []Process
 	next     atomic.Int64
-	handoff  bool      // victims left at fresh are the caller's (drainInRounds): no poke
+	handoff  bool // victims left at fresh are the caller's (drainInRounds): no poke
+	mu       sync.Mutex
+	retry    []Process // taken, but not sent: the reading went stale first (see killWorker)
 	deadline time.Time // no KILL of the batch starts after it (how long the batch may wait for slots)
 	fresh    time.Time // no KILL starts after it either: the re-check that confirmed the victims is older than killFresh
 	sendBy   time.Time // shared store: the batch's confirm window (see killBatch); zero otherwise
@@ -52,10 +55,32 @@ func (q *killQueue) take() (*Process, bool) {
 
 func (q *killQueue) left() bool { return q.next.Load() < int64(len(q.items)) }
 
-// untaken returns the victims no worker has taken yet.
+// untaken returns the victims no worker has taken yet, and those taken but
+// not sent because their reading went stale.
 func (q *killQueue) untaken() []Process {
 	i := min(q.next.Load(), int64(len(q.items)))
-	return q.items[i:]
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.retry) == 0 {
+		return q.items[i:]
+	}
+	return append(slices.Clone(q.items[i:]), q.retry...)
+}
+
+// requeue notes a victim taken but not sent (its reading went stale).
+func (q *killQueue) requeue(p Process) {
+	q.mu.Lock()
+	q.retry = append(q.retry, p)
+	q.mu.Unlock()
+}
+
+// sendBy is the latest instant a KILL of the batch may be sent: the
+// reading's freshness, and with leases the confirm window.
+func (q *killQueue) sendLimit() time.Time {
+	if !q.sendBy.IsZero() && q.sendBy.Before(q.fresh) {
+		return q.sendBy
+	}
+	return q.fresh
 }
 
 // poke asks n's poller for a new read at once for victims the batch left,
@@ -71,10 +96,16 @@ func (q *killQueue) poke(n *node) {
 // bare program would: no hand-over between KILLs). It starts a worker per
 // free slot while victims are left, and a new one whenever a stalled KILL
 // gives its slot back (see killSlot). It returns once every victim has been
-// taken, or when no slot came free before the batch's deadline; a worker
-// that reaches the deadline with victims left asks for a new read at once.
-func (n *node) drain(q *killQueue) {
-	ctx, cancel := context.WithDeadline(q.ctx, q.deadline)
+// taken, or when its reading went stale or the batch's deadline passed
+// before a slot came free: then it reports true (no slot), and the poller
+// is woken when one comes free (freeSlot) rather than at once, so that
+// KILLs stalled on the server never cause a storm of reads.
+func (n *node) drain(q *killQueue) (noSlot bool) {
+	limit := q.deadline
+	if q.fresh.Before(limit) {
+		limit = q.fresh
+	}
+	ctx, cancel := context.WithDeadline(q.ctx, limit)
 	defer cancel()
 	for q.left() {
 		select {
@@ -83,22 +114,45 @@ func (n *node) drain(q *killQueue) {
 			select {
 			case n.sem <- struct{}{}:
 			case <-ctx.Done():
-				q.poke(n) // no slot came free in time: re-read at once, not an interval later
-				return
+				if q.ctx.Err() == nil {
+					n.wantSlot()
+				}
+				return true
 			}
 		}
 		if !q.left() {
-			<-n.sem
-			return
+			n.freeSlot()
+			return false
 		}
 		if time.Now().After(q.fresh) {
-			// The slot came after the victims' re-check went stale: read
+			// The slot came after the victims' reading went stale: read
 			// again at once (a slot is free now) rather than kill on it.
-			<-n.sem
+			n.freeSlot()
 			q.poke(n)
-			return
+			return false
 		}
 		n.e.kills.Go(func() { n.killWorker(q) })
+	}
+	return false
+}
+
+// wantSlot asks freeSlot to wake the poller when a kill slot comes free;
+// if one is free already, it wakes it now.
+func (n *node) wantSlot() {
+	n.slotWanted.Store(true)
+	select {
+	case n.sem <- struct{}{}:
+		n.freeSlot()
+	default:
+	}
+}
+
+// freeSlot gives a kill slot back and, when a batch gave up waiting for
+// one, wakes the poller for a new read.
+func (n *node) freeSlot() {
+	<-n.sem
+	if n.slotWanted.CompareAndSwap(true, false) {
+		n.poke()
 	}
 }
 
@@ -111,19 +165,22 @@ func (n *node) killWorker(q *killQueue) {
 			if q.left() {
 				q.poke(n)
 			}
-			<-n.sem
+			n.freeSlot()
 			return
 		}
 		p, ok := q.take()
 		if !ok {
-			<-n.sem
+			n.freeSlot()
 			return
 		}
 		if !n.claim(p.ID) {
 			continue // a KILL of this thread is in flight already
 		}
 		slot := n.hedge()
-		n.killForTask(context.Background(), *p, q.server, q.sendBy, q.seen, &kc)
+		if !n.killForTask(context.Background(), *p, q.server, q.sendLimit(), q.seen, &kc) {
+			q.requeue(*p) // not sent: its reading went stale (or the lease is unsafe)
+			q.poke(n)     // without rounds (leases), a new read takes it up
+		}
 		n.unclaim(p.ID)
 		if !slot.keep() {
 			return // the KILL stalled and its slot went to another worker
@@ -190,7 +247,7 @@ func (n *node) hedge() *killSlot {
 func (s *killSlot) release() {
 	if !s.released {
 		s.released = true
-		<-s.n.sem
+		s.n.freeSlot()
 	}
 }
 

@@ -62,3 +62,53 @@ func TestSecondsSaturates(t *testing.T) {
 		})
 	}
 }
+
+// A re-check for a task that needs transactions reads them first and the
+// processlist last, so that the reading a KILL acts on is the processlist
+// re-read (a transactions read can wait ~120 ms for the server's cache: read
+// after the processlist, it left the KILLs acting on a reading that old —
+// a hostile review's finding).
+func TestRecheckReadsProcesslistLast(t *testing.T) {
+	needDB(t)
+	ctx := context.Background()
+	tbl := testTable(t, "recheck", 1)
+	s := openSession(t, "in-trx", fx.users[0], fx.dbs[0])
+	s.exec(t, "BEGIN", "UPDATE "+tbl+" SET v = v + 1 WHERE id = 1")
+	// An engine that is not running: the test plays its poller.
+	eng, err := NewEngine(testConfig(), newStore(t), []InstanceConfig{rootInstance("inst")}, testLogger(t), WithScope(inScope))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := eng.instances["inst"].nodes[0]
+	t.Cleanup(func() { n.releasePollConn(); n.close() })
+	ps, _, err := n.poll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var item Process
+	for _, p := range ps {
+		if p.ID == s.id {
+			item = p
+		}
+	}
+	if item.ID == 0 {
+		t.Fatalf("session %d not read", s.id)
+	}
+	tasks := []*Task{newTask("inst", Filter{User: fx.users[0], Commands: []string{"Sleep"}, MinTrxTime: 1}, Forever)}
+	time.Sleep(2500 * time.Millisecond) // TrxTime 1 s on whole seconds: the transaction's age reaches it
+	for range 2 {
+		got, checked, err := n.reconfirm(ctx, tasks, []Process{item})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.x.mu.Lock()
+		trxRead := n.x.lastRead
+		n.x.mu.Unlock()
+		if !checked.After(trxRead) {
+			t.Fatalf("the processlist re-read answered at %v, before the transactions read ended at %v", checked, trxRead)
+		}
+		if len(got) != 1 || !got[0].InTrx {
+			t.Fatalf("re-checked %+v: want the session, in its transaction", got)
+		}
+	}
+}

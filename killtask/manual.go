@@ -160,7 +160,7 @@ func (n *node) killMany(ctx context.Context, want []Process, m Match) ([]KillRes
 			continue
 		}
 		if !n.claim(p.ID) {
-			<-n.sem
+			n.freeSlot()
 			res[i] = KillResult{Process: p, Outcome: OutcomeSkipped, Error: "not killed here: a KILL for this thread is already in flight"}
 			continue
 		}

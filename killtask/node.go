@@ -44,6 +44,7 @@ type instance struct {
 // poller state and its kill slots.
 type node struct {
 	anonChecked atomic.Bool // anonymous accounts looked for (once)
+	slotWanted  atomic.Bool // a batch gave up waiting for a kill slot (killslots.go)
 	e           *Engine
 	inst        *instance
 	id          string

@@ -215,6 +215,7 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 	for i := range cands {
 		ids[i] = cands[i].p.ID
 	}
+	x := n.recheckExtras(ctx, n.pollConn, tasks) // before the re-read: it is the last reading
 	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
 	rstart := time.Now()
 	fresh, err := n.readList(rctx, n.pollConn, ids, nil)
@@ -226,7 +227,7 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 		e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
 		return 0, every
 	}
-	n.enrichRecheck(ctx, n.pollConn, fresh, tasks)
+	x.apply(n, fresh)
 	byID := make(map[uint64]*Process, len(fresh))
 	for i := range fresh {
 		byID[fresh[i].ID] = &fresh[i]
