@@ -82,16 +82,10 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 	n.drainInRounds(ctx, tasks, q)
 }
 
-// reconfirm re-reads items by id (after the extras the tasks need, so the
-// processlist re-read is the last reading) and returns those still the same
-// session (user, client host, statement) that still pass every exclusion
-// and match an active task, with when the re-read answered.
-func (n *node) reconfirm(ctx context.Context, tasks []*Task, items []Process) ([]Process, time.Time, error) {
-	e := n.e
-	ids := make([]uint64, len(items))
-	for i := range items {
-		ids[i] = items[i].ID
-	}
+// reread reads the sessions ids again on the poll connection — after the
+// extras the tasks need, so that the processlist re-read is the last
+// reading — and returns them by id with when the re-read answered.
+func (n *node) reread(ctx context.Context, tasks []*Task, ids []uint64) (map[uint64]*Process, time.Time, error) {
 	x := n.recheckExtras(ctx, n.pollConn, tasks)
 	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
 	rstart := time.Now()
@@ -102,7 +96,7 @@ func (n *node) reconfirm(ctx context.Context, tasks []*Task, items []Process) ([
 	if err != nil {
 		n.dropPollConn()
 		if ctx.Err() == nil {
-			e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
+			n.e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
 		}
 		return nil, checked, err
 	}
@@ -110,6 +104,23 @@ func (n *node) reconfirm(ctx context.Context, tasks []*Task, items []Process) ([
 	byID := make(map[uint64]*Process, len(fresh))
 	for i := range fresh {
 		byID[fresh[i].ID] = &fresh[i]
+	}
+	return byID, checked, nil
+}
+
+// reconfirm re-reads items by id (after the extras the tasks need, so the
+// processlist re-read is the last reading) and returns those still the same
+// session (user, client host, statement) that still pass every exclusion
+// and match an active task, with when the re-read answered.
+func (n *node) reconfirm(ctx context.Context, tasks []*Task, items []Process) ([]Process, time.Time, error) {
+	e := n.e
+	ids := make([]uint64, len(items))
+	for i := range items {
+		ids[i] = items[i].ID
+	}
+	byID, checked, err := n.reread(ctx, tasks, ids)
+	if err != nil {
+		return nil, checked, err
 	}
 	own := own.view(n.server)
 	out := make([]Process, 0, len(items))

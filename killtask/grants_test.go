@@ -113,22 +113,7 @@ func (o *failureObserver) count() int {
 func TestKillWithoutPrivilegeIsVisible(t *testing.T) {
 	needDB(t)
 	ctx := context.Background()
-	weak := fx.prefix + "weak"
-	for _, h := range []string{"%", "localhost"} {
-		for _, s := range []string{
-			fmt.Sprintf("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", weak, h, userPW),
-			fmt.Sprintf("GRANT PROCESS ON *.* TO '%s'@'%s'", weak, h),
-		} {
-			if _, err := fx.root.Exec(s); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	t.Cleanup(func() {
-		for _, h := range []string{"%", "localhost"} {
-			_, _ = fx.root.Exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'%s'", weak, h))
-		}
-	})
+	weak := weakAccount(t, "weak")
 	lk := holdLock(t)
 	v := startVictim(t, lk, victimSpec{name: "unkillable", user: fx.users[0], mode: "lock"})
 
@@ -237,22 +222,7 @@ func TestAnonymousAccountsWarned(t *testing.T) {
 func TestKillQueryIDRefusedIsDenied(t *testing.T) {
 	needDB(t)
 	ctx := context.Background()
-	weak := fx.prefix + "weakq"
-	for _, h := range []string{"%", "localhost"} {
-		for _, s := range []string{
-			fmt.Sprintf("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", weak, h, userPW),
-			fmt.Sprintf("GRANT PROCESS ON *.* TO '%s'@'%s'", weak, h),
-		} {
-			if _, err := fx.root.Exec(s); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	t.Cleanup(func() {
-		for _, h := range []string{"%", "localhost"} {
-			_, _ = fx.root.Exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'%s'", weak, h))
-		}
-	})
+	weak := weakAccount(t, "weakq")
 	lk := holdLock(t)
 	v := startVictim(t, lk, victimSpec{name: "q", user: fx.users[0], mode: "lock"})
 	var qid uint64
@@ -272,4 +242,28 @@ func TestKillQueryIDRefusedIsDenied(t *testing.T) {
 		t.Fatalf("reason %q for %v, want %q", r, err, FailDenied)
 	}
 	assertAlive(t, v)
+}
+
+// weakAccount creates an account (fx.prefix + suffix, password userPW)
+// that may read every session (PROCESS) but kill none of another's, dropped
+// when the test ends.
+func weakAccount(t *testing.T, suffix string) string {
+	t.Helper()
+	weak := fx.prefix + suffix
+	for _, h := range []string{"%", "localhost"} {
+		for _, s := range []string{
+			fmt.Sprintf("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", weak, h, userPW),
+			fmt.Sprintf("GRANT PROCESS ON *.* TO '%s'@'%s'", weak, h),
+		} {
+			if _, err := fx.root.Exec(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		for _, h := range []string{"%", "localhost"} {
+			_, _ = fx.root.Exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'%s'", weak, h))
+		}
+	})
+	return weak
 }

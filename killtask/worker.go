@@ -215,22 +215,9 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 	for i := range cands {
 		ids[i] = cands[i].p.ID
 	}
-	x := n.recheckExtras(ctx, n.pollConn, tasks) // before the re-read: it is the last reading
-	rctx, cancel := context.WithTimeout(ctx, n.pollTimeout())
-	rstart := time.Now()
-	fresh, err := n.readList(rctx, n.pollConn, ids, nil)
-	cancel()
-	checked := time.Now()
-	n.recheckCost = checked.Sub(rstart)
+	byID, checked, err := n.reread(ctx, tasks, ids)
 	if err != nil {
-		n.dropPollConn()
-		e.log.Warn("re-check read failed", zap.String("instance", n.inst.cfg.ID), zap.String("node", n.id), zap.Error(err))
 		return 0, every
-	}
-	x.apply(n, fresh)
-	byID := make(map[uint64]*Process, len(fresh))
-	for i := range fresh {
-		byID[fresh[i].ID] = &fresh[i]
 	}
 	confirmed := make([]candidate, 0, len(cands))
 	for i := range cands {

@@ -359,7 +359,13 @@ type burstRun struct {
 // readIDs reads the processlist once with killgate's query and returns the
 // ids of the sessions in database db.
 func readIDs(c *sql.Conn, db string) ([]uint64, error) {
-	rows, err := c.QueryContext(context.Background(), killgateQuery)
+	return queryIDs(c, db, killgateQuery)
+}
+
+// queryIDs runs q (killgate's columns) and returns the ids of the sessions
+// in database db.
+func queryIDs(c *sql.Conn, db, q string) ([]uint64, error) {
+	rows, err := c.QueryContext(context.Background(), q)
 	if err != nil {
 		return nil, err
 	}
@@ -537,22 +543,40 @@ const burstRuns = 7
 // victimOpener opens the burst's victims and waits until they all run.
 type victimOpener func() (*sessions, []chan time.Time, error)
 
+// floorSetup opens the burst's victims and the 8 root connections a floor
+// KILLs over (opened beforehand: the floor's figure has no dial in it).
+func floorSetup(b *benchDB, openVictims victimOpener) (*sessions, []chan time.Time, []*sql.Conn, error) {
+	vs, gone, err := openVictims()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	conns := make([]*sql.Conn, 8)
+	for i := range conns {
+		if conns[i], err = b.root.Conn(context.Background()); err != nil {
+			closeConns(conns[:i])
+			vs.close()
+			return nil, nil, nil, err
+		}
+	}
+	return vs, gone, conns, nil
+}
+
+func closeConns(conns []*sql.Conn) {
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
 // burstFloor is the burst's floor: one processlist read (killgate's query),
 // the sessions of the schema picked from it, KILLed by the bench over 8
 // connections opened beforehand.
 func (o *options) burstFloor(b *benchDB, openVictims victimOpener, run *burstRun) error {
-	vs, gone, err := openVictims()
+	vs, gone, conns, err := floorSetup(b, openVictims)
 	if err != nil {
 		return err
 	}
 	defer vs.close()
-	conns := make([]*sql.Conn, 8)
-	for i := range conns {
-		if conns[i], err = b.root.Conn(context.Background()); err != nil {
-			return err
-		}
-		defer conns[i].Close()
-	}
+	defer closeConns(conns)
 	t0 := time.Now()
 	ids, err := readIDs(conns[0], b.schema)
 	if err != nil {
@@ -588,18 +612,12 @@ const freshWindow = 10 * time.Millisecond
 // left. It is what a bare program that never kills on a reading older than
 // 10 ms does, one step after another.
 func (o *options) burstFloorFresh(b *benchDB, openVictims victimOpener, run *burstRun) error {
-	vs, gone, err := openVictims()
+	vs, gone, conns, err := floorSetup(b, openVictims)
 	if err != nil {
 		return err
 	}
 	defer vs.close()
-	conns := make([]*sql.Conn, 8)
-	for i := range conns {
-		if conns[i], err = b.root.Conn(context.Background()); err != nil {
-			return err
-		}
-		defer conns[i].Close()
-	}
+	defer closeConns(conns)
 	t0 := time.Now()
 	left, err := readIDs(conns[0], b.schema)
 	if err != nil {
@@ -650,24 +668,7 @@ func readIDsIn(c *sql.Conn, db string, ids []uint64) ([]uint64, error) {
 		q.WriteString(strconv.FormatUint(id, 10))
 	}
 	q.WriteByte(')')
-	rows, err := c.QueryContext(context.Background(), q.String())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []uint64
-	var id uint64
-	var user, host, dbn, cmd, state, info sql.NullString
-	var tm sql.NullInt64
-	for rows.Next() {
-		if err := rows.Scan(&id, &user, &host, &dbn, &cmd, &tm, &state, &info); err != nil {
-			return nil, err
-		}
-		if dbn.String == db {
-			out = append(out, id)
-		}
-	}
-	return out, rows.Err()
+	return queryIDs(c, db, q.String())
 }
 
 // burstKG is killgate's burst: the sessions are there, then the task is
