@@ -102,7 +102,10 @@ func newLogger(c LogConfig) (*zap.Logger, error) {
 	var enc zapcore.Encoder
 	if c.Format == "console" {
 		ec := zap.NewDevelopmentEncoderConfig()
-		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		if colorTerminal(os.Stderr) {
+			ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		enc = zapcore.NewConsoleEncoder(ec)
 	} else {
 		ec := zap.NewProductionEncoderConfig()
@@ -112,4 +115,14 @@ func newLogger(c LogConfig) (*zap.Logger, error) {
 	sink := newBufferedSink(zapcore.Lock(os.Stderr), logBufferSize, logFlushEvery)
 	return zap.New(flushingCore{zapcore.NewCore(enc, sink, zap.NewAtomicLevelAt(lvl))},
 		zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
+}
+
+// colorTerminal reports whether f is a terminal that should get colours:
+// not when it is redirected to a file or pipe, nor when NO_COLOR is set.
+func colorTerminal(f *os.File) bool {
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

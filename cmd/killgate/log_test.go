@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -68,4 +69,24 @@ func TestBufferedSink(t *testing.T) {
 			t.Fatalf("a full buffer was not written out: %q", out.String())
 		}
 	})
+}
+
+// Console logs get colours on a terminal only: redirected to a file (make
+// run > log) they are plain text, and NO_COLOR turns them off anywhere.
+func TestColorTerminal(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if colorTerminal(f) {
+		t.Error("a regular file is taken for a terminal")
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		t.Setenv("NO_COLOR", "1")
+		if colorTerminal(tty) {
+			t.Error("NO_COLOR is ignored")
+		}
+	}
 }
