@@ -12,20 +12,22 @@ import (
 	"go.uber.org/zap"
 )
 
-// killBatch acts on confirmed candidates (their rows just re-read): an
+// killBatch acts on candidates: it re-reads them first unless their reading
+// (checked: when the read that gave them answered) is fresh; then an
 // observe-only task records, any other kills the session for the oldest
 // active task that still matches it, through the kill slots. Exclusions and
 // the match are applied once more on the fresh rows; with leases the lease
 // and the tasks are confirmed in the store first. seen is when the sessions
 // were seen to match (the read's start, or the Time crossing) for the
-// reaction metric; checked is when the re-check read answered (no KILL of
-// the batch starts more than killFresh after it).
+// reaction metric. No KILL of the batch starts more than killFresh after
+// the reading it acts on.
 func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, seen, checked time.Time) {
 	e := n.e
 	if len(cands) == 0 {
 		return
 	}
 	own := own.view(n.server)
+	var confirmedAt time.Time
 	if e.leases != nil {
 		// Shared store: confirm the lease (fencing) and that the tasks are
 		// still active there, so a task cancelled through another replica
@@ -36,17 +38,26 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 		if tasks = e.confirmActive(ctx, n.inst, tasks); len(tasks) == 0 {
 			return
 		}
+		confirmedAt = time.Now()
+	}
+	if time.Now().After(checked.Add(killFresh / 2)) {
+		// Re-check just before killing: ids are reused, and a session may
+		// have moved on since the reading (a poll read followed by the
+		// transactions read, a lease confirm). One query for the batch.
+		var err error
+		if cands, checked, err = n.recheck(ctx, tasks, cands); err != nil {
+			return
+		}
 	}
 	// Kill slots are waited for at most until the reading goes stale
-	// (killFresh after the re-check answered), and never past the next
-	// read's due time.
+	// (killFresh after it), and never past the next read's due time.
 	q := &killQueue{ctx: ctx, server: n.server, seen: seen, deadline: time.Now().Add(e.cfg.PollInterval), fresh: checked.Add(killFresh)}
 	if e.leases != nil {
 		// Kills of this batch may start only within confirmWindow of the
 		// store confirming its tasks (CancelTasks waits as long), so a
 		// cancel answered by another replica is never followed by a KILL
 		// started here; what is left re-polls and re-confirms at once.
-		q.deadline = time.Now().Add(confirmWindow(e.cfg.PollInterval))
+		q.deadline = confirmedAt.Add(confirmWindow(e.cfg.PollInterval))
 		q.sendBy = q.deadline
 	}
 	for i := range cands {
@@ -65,15 +76,6 @@ func (n *node) killBatch(ctx context.Context, tasks []*Task, cands []candidate, 
 			continue
 		}
 		q.items = append(q.items, *p)
-	}
-	if len(q.items) > 0 && time.Now().After(checked.Add(killFresh/2)) {
-		// The steps since the re-check (a lease confirm in the shared
-		// store) used half its freshness: read the victims again first.
-		items, at, err := n.reconfirm(ctx, tasks, q.items)
-		if err != nil {
-			return
-		}
-		q.items, q.fresh = items, at.Add(killFresh)
 	}
 	if e.leases != nil {
 		n.drain(q) // within the confirm window; what is left re-polls and re-confirms
@@ -108,28 +110,45 @@ func (n *node) reread(ctx context.Context, tasks []*Task, ids []uint64) (map[uin
 	return byID, checked, nil
 }
 
-// reconfirm re-reads items by id (after the extras the tasks need, so the
-// processlist re-read is the last reading) and returns those still the same
-// session (user, client host, statement) that still pass every exclusion
-// and match an active task, with when the re-read answered.
-func (n *node) reconfirm(ctx context.Context, tasks []*Task, items []Process) ([]Process, time.Time, error) {
-	e := n.e
-	ids := make([]uint64, len(items))
-	for i := range items {
-		ids[i] = items[i].ID
+// recheck re-reads the candidates by id (see reread) and returns those
+// still the same session — user, client host, statement — on the fresh
+// rows, with when the re-read answered. A session that changed or left is
+// not an attempt: the next read decides again.
+func (n *node) recheck(ctx context.Context, tasks []*Task, cands []candidate) ([]candidate, time.Time, error) {
+	ids := make([]uint64, len(cands))
+	for i := range cands {
+		ids[i] = cands[i].p.ID
 	}
 	byID, checked, err := n.reread(ctx, tasks, ids)
 	if err != nil {
 		return nil, checked, err
 	}
-	own := own.view(n.server)
-	out := make([]Process, 0, len(items))
-	for i := range items {
-		was := &items[i]
-		p, ok := byID[was.ID]
-		if !ok || p.User != was.User || p.Host != was.Host || p.Info != was.Info {
-			continue // gone or changed: not an attempt
+	out := make([]candidate, 0, len(cands))
+	for i := range cands {
+		c := &cands[i]
+		if p, ok := byID[c.p.ID]; ok && p.User == c.p.User && p.Host == c.p.Host && p.Info == c.p.Info {
+			out = append(out, candidate{p: *p, task: c.task, t: c.t})
 		}
+	}
+	return out, checked, nil
+}
+
+// reconfirm is recheck for a round's victims: those still the same session
+// that still pass every exclusion and match an active task.
+func (n *node) reconfirm(ctx context.Context, tasks []*Task, items []Process) ([]Process, time.Time, error) {
+	e := n.e
+	cands := make([]candidate, len(items))
+	for i := range items {
+		cands[i].p = items[i]
+	}
+	cands, checked, err := n.recheck(ctx, tasks, cands)
+	if err != nil {
+		return nil, checked, err
+	}
+	own := own.view(n.server)
+	out := make([]Process, 0, len(cands))
+	for i := range cands {
+		p := &cands[i].p
 		if own.Has(p.ID) || Exclusion(p, n.inst.protected) != "" || !e.inScope(p) || firstMatch(tasks, p) < 0 {
 			continue
 		}

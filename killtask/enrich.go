@@ -111,12 +111,18 @@ func (x *recheckData) apply(n *node, ps []Process) {
 	if x.err != nil || (!x.nd.trx && !x.nd.locks) {
 		return
 	}
+	applyExtras(ps, x.trx, x.waits)
+}
+
+// applyExtras marks the sessions of ps that are in a transaction (with its
+// age) and applies the lock waits.
+func applyExtras(ps []Process, trx map[uint64]int64, waits []LockWait) {
 	for i := range ps {
-		if age, ok := x.trx[ps[i].ID]; ok {
+		if age, ok := trx[ps[i].ID]; ok {
 			ps[i].InTrx, ps[i].TrxTime = true, age
 		}
 	}
-	applyLockWaits(ps, x.waits)
+	applyLockWaits(ps, waits)
 }
 
 // readExtras reads what nd asks for through c and applies it to ps.
@@ -163,12 +169,7 @@ func (n *node) readExtrasErr(ctx context.Context, c *sql.Conn, ps []Process, nd 
 	if err != nil {
 		return nil, err
 	}
-	for i := range ps {
-		if age, ok := trx[ps[i].ID]; ok {
-			ps[i].InTrx, ps[i].TrxTime = true, age
-		}
-	}
-	applyLockWaits(ps, waits)
+	applyExtras(ps, trx, waits)
 	return waits, nil
 }
 

@@ -74,7 +74,7 @@ func (q *killQueue) requeue(p Process) {
 	q.mu.Unlock()
 }
 
-// sendBy is the latest instant a KILL of the batch may be sent: the
+// sendLimit is the latest instant a KILL of the batch may be sent: the
 // reading's freshness, and with leases the confirm window.
 func (q *killQueue) sendLimit() time.Time {
 	if !q.sendBy.IsZero() && q.sendBy.Before(q.fresh) {

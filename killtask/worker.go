@@ -200,35 +200,12 @@ func (n *node) tick(ctx context.Context) (int, time.Duration) {
 		return 0, every
 	}
 	if len(cands) > 1 {
-		n.warmKillsAsync(len(cands)) // dial while the re-check reads
+		n.warmKillsAsync(len(cands)) // dial while a re-check reads
 	}
-	if time.Since(st.recv) < killFresh/2 {
-		// The read itself answered moments ago: it is as fresh as a
-		// re-check would be, and the batch's KILLs are bounded by
-		// killFresh from it (later rounds re-read by id).
-		n.killBatch(ctx, tasks, cands, start, st.recv)
-		return 0, every
-	}
-	// Re-check just before killing: ids are reused, and a session may have
-	// moved on since the read. One query for the whole batch.
-	ids := make([]uint64, len(cands))
-	for i := range cands {
-		ids[i] = cands[i].p.ID
-	}
-	byID, checked, err := n.reread(ctx, tasks, ids)
-	if err != nil {
-		return 0, every
-	}
-	confirmed := make([]candidate, 0, len(cands))
-	for i := range cands {
-		c := &cands[i]
-		p, ok := byID[c.p.ID]
-		if !ok || p.User != c.p.User || p.Host != c.p.Host || p.Info != c.p.Info {
-			continue // gone or changed: not an attempt; the next poll decides again
-		}
-		confirmed = append(confirmed, candidate{p: *p, task: c.task, t: c.t})
-	}
-	n.killBatch(ctx, tasks, confirmed, start, checked)
+	// The read's own rows are the reading the batch acts on while they are
+	// fresh; otherwise (the transactions read after it took its time)
+	// killBatch re-reads the candidates first.
+	n.killBatch(ctx, tasks, cands, start, st.recv)
 	return 0, every
 }
 
