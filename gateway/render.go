@@ -231,18 +231,8 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// successEnvelope wraps the action's output object as
-// {"Response":{<fields>,"RequestId":"…"}}.
-func successEnvelope(resp any, requestID string) ([]byte, error) {
-	var b bytes.Buffer
-	if err := writeSuccess(&b, resp, requestID); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// writeSuccess writes successEnvelope's bytes into b (reset first), encoding
-// the output in place: every answer goes through here, so it costs one
+// writeSuccess writes {"Response":{<fields>,"RequestId":"…"}} into b (reset
+// first), encoding the output in place: every answer goes through here, so it costs one
 // encode and no copy.
 func writeSuccess(b *bytes.Buffer, resp any, requestID string) error {
 	b.Reset()

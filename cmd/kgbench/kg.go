@@ -162,9 +162,6 @@ func (p *kgProc) cleanup() {
 	os.RemoveAll(p.dir)
 }
 
-// procStatus returns VmRSS and VmHWM in KiB.
-func procStatus(pid int) (rss, hwm int64) { return procfs.Mem(pid) }
-
 // cpuTicks returns utime+stime of pid in clock ticks (USER_HZ, 100/s).
 func cpuTicks(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -185,7 +182,7 @@ const userHZ = 100
 func (p *kgProc) pid() int { return p.cmd.Process.Pid }
 
 // hwmMiB is the peak RSS so far.
-func (p *kgProc) hwmMiB() float64 { _, h := procStatus(p.pid()); return float64(h) / 1024 }
+func (p *kgProc) hwmMiB() float64 { _, h := procfs.Mem(p.pid()); return float64(h) / 1024 }
 
 // signed builds a raw HTTP/1.1 TC3-signed DBbrain request.
 func signed(host, action, body string, ts int64) []byte {

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"killgate/internal/procfs"
 )
 
 const unreachableDSN = "root:@tcp(127.0.0.1:1)/?timeout=1s"
@@ -834,7 +836,7 @@ func (o *options) scale(b *benchDB) (*scaleResult, error) {
 		return nil, err
 	}
 	res.FleetReadsPerSec, res.FleetCPU = rps, cpu
-	rss, hwm := procStatus(kg2.pid())
+	rss, hwm := procfs.Mem(kg2.pid())
 	res.FleetRSS, res.FleetHWM = float64(rss)/1024, float64(hwm)/1024
 	kg2.stop()
 

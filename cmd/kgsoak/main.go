@@ -196,7 +196,7 @@ log: {level: warn}
 		return fmt.Errorf("CreateKillTask: %s %v", code, err)
 	}
 	time.Sleep(2 * time.Second) // warm up before the start figures
-	startRSS, startHWM := procMem(kg.Process.Pid)
+	startRSS, startHWM := procfs.Mem(kg.Process.Pid)
 	startG := goroutines(client, base)
 	startFD := fds(kg.Process.Pid)
 	fmt.Printf("kgsoak: %s of load against killgate pid %d on %s (target MariaDB %s)\n", *dur, kg.Process.Pid, addr, db.addr)
@@ -221,7 +221,7 @@ log: {level: warn}
 				return
 			case <-tick.C:
 				maxG = max(maxG, goroutines(client, base))
-				rss, _ := procMem(kg.Process.Pid)
+				rss, _ := procfs.Mem(kg.Process.Pid)
 				maxRSS = max(maxRSS, rss)
 				fmt.Printf("  %s: %d requests, %d victims, goroutines %d, VmRSS %d kB\n",
 					(*dur - ctxRemaining(ctx)).Round(time.Second),
@@ -242,7 +242,7 @@ log: {level: warn}
 	default:
 	}
 	time.Sleep(2 * time.Second) // in-flight kills finish and flush
-	endRSS, endHWM := procMem(kg.Process.Pid)
+	endRSS, endHWM := procfs.Mem(kg.Process.Pid)
 	endG := goroutines(client, base)
 	endFD := fds(kg.Process.Pid)
 	_, body, _ := call(client, addr, "AKIDsoak1", "soak-key-1", "DescribeKillRecords", fmt.Sprintf(`{"InstanceId":%q,"Limit":1}`, instance), false)
@@ -453,8 +453,6 @@ func spawnVictims(ctx context.Context, db *mariaDB, rate int, n, errs *atomic.In
 		})
 	}
 }
-
-func procMem(pid int) (rss, hwm int64) { return procfs.Mem(pid) }
 
 func fds(pid int) int {
 	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))

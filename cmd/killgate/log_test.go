@@ -82,11 +82,19 @@ func TestColorTerminal(t *testing.T) {
 	if colorTerminal(f) {
 		t.Error("a regular file is taken for a terminal")
 	}
-	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		defer tty.Close()
-		t.Setenv("NO_COLOR", "1")
-		if colorTerminal(tty) {
-			t.Error("NO_COLOR is ignored")
-		}
+	// A character device (as a terminal is; /dev/null is one on every
+	// machine, a terminal is not) gets colours unless NO_COLOR is set.
+	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	t.Setenv("NO_COLOR", "")
+	if !colorTerminal(dev) {
+		t.Error("a character device gets no colours")
+	}
+	t.Setenv("NO_COLOR", "1")
+	if colorTerminal(dev) {
+		t.Error("NO_COLOR is ignored")
 	}
 }
